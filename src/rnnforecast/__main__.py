@@ -1,0 +1,3 @@
+from rnnforecast.cli import main
+
+main()

@@ -1,0 +1,172 @@
+"""The model directory: everything needed to rebuild and re-run a model, and nothing executable.
+
+    config.yaml          effective settings (yaml.safe_load only)
+    weights.safetensors  tensors, no pickle
+    series.json          per-series scaler statistics and time span
+    tail.csv             the last `lookback` points of each series, so predict needs no data
+    history.csv          one row per epoch
+    metrics.json         validation metrics of the model and the baselines
+    manifest.json        format version, tool version, creation time, SHA-256 of every file
+
+The directory is written beside its target and renamed into place (fsutil.staged_dir), and the
+manifest is checked on load, so a truncated, edited or foreign directory is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnnforecast import __version__
+from rnnforecast.config import Config
+from rnnforecast.errors import RnnForecastError
+from rnnforecast.fsutil import staged_dir
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A loaded model directory."""
+
+    path: Path
+    config: Config
+    weights: dict[str, np.ndarray]
+    series: dict[str, list]  # unique_id, loc, scale, first_ds, last_ds, length
+    tail: pd.DataFrame  # unique_id, ds, y
+    metrics: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+def save(
+    out: str | Path,
+    config: Config,
+    weights: dict[str, np.ndarray],
+    series: dict[str, list],
+    tail: pd.DataFrame,
+    history: pd.DataFrame,
+    metrics: dict[str, Any],
+) -> Path:
+    """Write a complete model directory at `out`, atomically replacing any old one."""
+    from safetensors.numpy import save as st_save
+
+    files = {
+        "config.yaml": config.to_yaml().encode(),
+        "weights.safetensors": st_save({k: np.ascontiguousarray(v) for k, v in weights.items()}),
+        "series.json": _json(series),
+        "tail.csv": tail.to_csv(index=False).encode(),
+        "history.csv": history.to_csv(index=False).encode(),
+        "metrics.json": _json(metrics),
+    }
+    manifest = {
+        "format": "rnnforecast-model",
+        "format_version": FORMAT_VERSION,
+        "rnnforecast_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    out = Path(out)
+    with staged_dir(out) as tmp:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        (tmp / MANIFEST).write_bytes(_json(manifest))
+    return out
+
+
+def load(path: str | Path) -> Artifact:
+    """Read and verify a model directory; never unpickles and never runs code from it."""
+    path = Path(path)
+    if not path.is_dir():
+        what = "does not exist" if not path.exists() else "is not a directory"
+        raise RnnForecastError(
+            f"{path}: model directory {what}; train one with `rnnforecast train`"
+        )
+    manifest = _read_manifest(path)
+    data = {}
+    for name, digest in manifest["files"].items():
+        try:
+            data[name] = (path / name).read_bytes()
+        except OSError:
+            raise RnnForecastError(
+                f"{path}: {name} is missing; the model directory is incomplete"
+            ) from None
+        if hashlib.sha256(data[name]).hexdigest() != digest:
+            raise RnnForecastError(
+                f"{path / name}: contents do not match the manifest (edited, truncated or "
+                "replaced); retrain or restore the model directory"
+            )
+    config = Config.from_yaml(data["config.yaml"].decode(), where=str(path / "config.yaml"))
+    return Artifact(
+        path=path,
+        config=config,
+        weights=_weights(data["weights.safetensors"], path),
+        series=json.loads(data["series.json"]),
+        tail=pd.read_csv(
+            io.BytesIO(data["tail.csv"]), dtype={"unique_id": str}, parse_dates=["ds"]
+        ),
+        metrics=json.loads(data["metrics.json"]),
+        manifest=manifest,
+    )
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RnnForecastError(
+            f"{path}: not an rnnforecast model directory (no {MANIFEST}); "
+            "give the --out of a train run"
+        ) from None
+    except (OSError, ValueError):
+        raise RnnForecastError(
+            f"{path / MANIFEST}: unreadable or not JSON; retrain the model"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "rnnforecast-model":
+        raise RnnForecastError(f"{path}: {MANIFEST} is not an rnnforecast manifest")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise RnnForecastError(
+            f"{path}: model format {version} is newer than this rnnforecast ({__version__}) reads; "
+            "upgrade rnnforecast"
+        )
+    files = manifest.get("files")
+    required = {"config.yaml", "weights.safetensors", "series.json", "tail.csv", "metrics.json"}
+    if not isinstance(files, dict) or not required <= set(files):
+        raise RnnForecastError(f"{path}: {MANIFEST} does not list the model's files; retrain")
+    return manifest
+
+
+def _weights(blob: bytes, path: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as st_load
+
+    try:
+        return st_load(blob)
+    except (SafetensorError, ValueError, OSError):
+        raise RnnForecastError(
+            f"{path / 'weights.safetensors'}: not a safetensors file (pickles are never loaded); "
+            "retrain the model"
+        ) from None
+
+
+def _json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, default=_default) + "\n").encode()
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

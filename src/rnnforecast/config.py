@@ -1,0 +1,317 @@
+"""Settings as small frozen dataclasses: the single source of defaults for the CLI, YAML and models.
+
+Every setting has one key, unique across sections, so a command-line flag (`--hidden-size`), a
+YAML key (`model: {hidden_size: ...}`) and the saved `config.yaml` of a model all name it alike.
+Precedence is flag > config file > the defaults below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rnnforecast.errors import RnnForecastError
+
+FILL_CHOICES = ("none", "ffill", "interpolate", "zero")
+SCALER_CHOICES = ("standard", "none")
+CELL_CHOICES = ("rnn", "lstm", "gru")
+ACTIVATION_CHOICES = ("tanh", "relu")
+INIT_CHOICES = ("default", "orthogonal")
+NORM_CHOICES = ("window", "none")
+LOSS_CHOICES = ("mae", "mse", "huber")
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+
+
+def _opt(default: Any, help: str, *, choices: tuple[str, ...] = (), minimum: float | None = None):
+    """A field with its help text and checks kept beside its default."""
+    meta = {"help": help, "choices": choices, "minimum": minimum}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How to read the CSV: columns, frequency and the repair policy."""
+
+    time_col: str | None = _opt(
+        None, "time column; unset: ds/date/time/timestamp or the one date-like column"
+    )
+    target: tuple[str, ...] | None = _opt(
+        None, "target column(s), comma-separated, each its own series; unset: y or the only numeric"
+    )
+    id_col: str | None = _opt(None, "series id column (long format); unset: unique_id if present")
+    freq: str | None = _opt(
+        None, "pandas frequency alias (MS, ME, W, D, h, 30min...); unset: inferred"
+    )
+    fill: str = _opt(
+        "none",
+        "missing timestamps or values: none (error), ffill, interpolate, zero",
+        choices=FILL_CHOICES,
+    )
+    season: int | None = _opt(
+        None,
+        "seasonal period in steps; unset: from the frequency (12 monthly, 48 half-hourly)",
+        minimum=1,
+    )
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How series become (lookback -> horizon) training windows."""
+
+    lookback: int | None = _opt(
+        None, "input steps per window; unset: max(2 horizons, 3 seasons), at most 336", minimum=1
+    )
+    horizon: int | None = _opt(
+        None,
+        "steps forecast at once; unset: from the frequency (12 monthly, 1 day sub-daily)",
+        minimum=1,
+    )
+    val_size: int | None = _opt(
+        None, "last steps of each series held out for validation; unset: one horizon", minimum=0
+    )
+    scaler: str = _opt(
+        "standard", "per-series scaling fitted on the training part only", choices=SCALER_CHOICES
+    )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: a stack of recurrent layers and a linear head to all horizon steps."""
+
+    cell: str = _opt("lstm", "recurrent cell", choices=CELL_CHOICES)
+    activation: str = _opt("tanh", "activation of the rnn cell", choices=ACTIVATION_CHOICES)
+    layers: int = _opt(2, "stacked recurrent layers", minimum=1)
+    hidden_size: int = _opt(64, "units per recurrent layer", minimum=1)
+    dropout: float = _opt(0.0, "dropout between stacked layers, in [0, 1)", minimum=0.0)
+    residual: bool = _opt(False, "add each stacked layer's input to its output")
+    init: str = _opt(
+        "orthogonal",
+        "weights: orthogonal (recurrent), Xavier (input), forget bias 1; or PyTorch's default",
+        choices=INIT_CHOICES,
+    )
+    norm: str = _opt(
+        "window",
+        "normalise each input window by its own mean and std (RevIN)",
+        choices=NORM_CHOICES,
+    )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation: Adam, early stopping, clipping, seed and device."""
+
+    epochs: int = _opt(200, "maximum epochs", minimum=1)
+    batch_size: int = _opt(128, "windows per optimiser step", minimum=1)
+    lr: float = _opt(1e-3, "Adam learning rate", minimum=0.0)
+    patience: int = _opt(20, "epochs without a better validation loss before stopping", minimum=1)
+    clip_norm: float = _opt(1.0, "clip gradients to this global L2 norm; 0 disables", minimum=0.0)
+    clip_value: float = _opt(0.0, "clip each gradient element to +-value; 0 disables", minimum=0.0)
+    loss: str = _opt("mae", "training loss", choices=LOSS_CHOICES)
+    seed: int = _opt(0, "random seed: the same seed on CPU gives identical weights", minimum=0)
+    device: str = _opt("auto", "auto (CUDA when available), cpu, cuda or cuda:N")
+    precision: str = _opt(
+        "auto",
+        "auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16, fp16",
+        choices=PRECISION_CHOICES,
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of a run; saved beside the weights so a model can be rebuilt."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {f.name: _plain(getattr(section, f.name)) for f in dataclasses.fields(section)}
+            for name, section in self._sections()
+        }
+
+    def to_yaml(self, comments: bool = False) -> str:
+        """YAML of every setting; with `comments`, each key carries its help text."""
+        if not comments:
+            return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        lines = []
+        for name, section in self._sections():
+            lines.append(f"{name}:")
+            for f in dataclasses.fields(section):
+                value = yaml.safe_dump(_plain(getattr(section, f.name)), default_flow_style=True)
+                value = value.strip().removesuffix("...").strip()
+                lines.append(f"  {f.name}: {value}  # {f.metadata['help']}")
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "config") -> Config:
+        """Build from nested sections; unknown keys raise, naming the closest valid one."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise RnnForecastError(
+                f"{where}: expected a mapping of sections, got {type(raw).__name__}"
+            )
+        sections = {f.name: f.type for f in dataclasses.fields(cls)}
+        for key in raw:
+            if key not in sections:
+                raise RnnForecastError(_unknown(where, str(key), list(sections)))
+        built = {}
+        for name, section_cls in _section_classes().items():
+            values = raw.get(name) or {}
+            if not isinstance(values, dict):
+                raise RnnForecastError(f"{where}: section '{name}' must be a mapping of keys")
+            valid = [f.name for f in dataclasses.fields(section_cls)]
+            for key in values:
+                if key not in valid:
+                    raise RnnForecastError(_unknown(f"{where}: {name}", str(key), valid))
+            built[name] = section_cls(
+                **{k: _coerce(section_cls, k, v, where) for k, v in values.items()}
+            )
+        return cls(**built).validated()
+
+    @classmethod
+    def from_yaml(cls, text: str, where: str = "config") -> Config:
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or "not valid YAML"
+            raise RnnForecastError(f"{where}:{line}: {problem}; fix the YAML syntax") from None
+        return cls.from_dict(raw, where)
+
+    @classmethod
+    def load(
+        cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None
+    ) -> Config:
+        """Defaults, then the YAML file at `path`, then `overrides` (flat keys, e.g. CLI flags)."""
+        cfg = cls()
+        if path is not None:
+            path = Path(path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as e:
+                raise RnnForecastError(f"{path}: cannot read config file ({e.strerror})") from None
+            cfg = cls.from_yaml(text, where=str(path))
+        return cfg.with_overrides(overrides or {})
+
+    def with_overrides(self, overrides: dict[str, Any], where: str = "option") -> Config:
+        """A copy with flat keys replaced in whichever section owns them; None means unset."""
+        owners = key_sections()
+        changes: dict[str, dict[str, Any]] = {}
+        for key, value in overrides.items():
+            if key not in owners:
+                raise RnnForecastError(_unknown(where, key, list(owners)))
+            section = owners[key]
+            cls = _section_classes()[section]
+            changes.setdefault(section, {})[key] = _coerce(cls, key, value, where)
+        replaced = {
+            name: dataclasses.replace(getattr(self, name), **values)
+            for name, values in changes.items()
+        }
+        return dataclasses.replace(self, **replaced).validated()
+
+    def validated(self) -> Config:
+        """Return self, or raise naming the first setting out of its choices or range."""
+        for name, section in self._sections():
+            for f in dataclasses.fields(section):
+                value = getattr(section, f.name)
+                choices, minimum = f.metadata["choices"], f.metadata["minimum"]
+                if value is None:
+                    continue
+                if choices and value not in choices:
+                    hint = difflib.get_close_matches(str(value), choices, n=1)
+                    guess = f"; did you mean '{hint[0]}'?" if hint else ""
+                    raise RnnForecastError(
+                        f"{name}.{f.name}: '{value}' is not one of {', '.join(choices)}{guess}"
+                    )
+                if minimum is not None and value < minimum:
+                    raise RnnForecastError(
+                        f"{name}.{f.name}: {value} is too small; use a value >= {minimum}"
+                    )
+        if not 0.0 <= self.model.dropout < 1.0:
+            raise RnnForecastError(f"model.dropout: {self.model.dropout} must be in [0, 1)")
+        for name, limit in (("lookback", 100_000), ("horizon", 100_000)):
+            value = getattr(self.window, name)
+            if value is not None and value > limit:
+                raise RnnForecastError(f"window.{name}: {value} is absurdly large; use <= {limit}")
+        return self
+
+    def _sections(self) -> list[tuple[str, Any]]:
+        return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
+
+
+def _section_classes() -> dict[str, type]:
+    return {"data": DataConfig, "window": WindowConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def key_sections() -> dict[str, str]:
+    """Every setting's flat key -> the section that owns it."""
+    return {
+        f.name: section
+        for section, cls in _section_classes().items()
+        for f in dataclasses.fields(cls)
+    }
+
+
+def help_text(key: str) -> str:
+    """The help line of a flat key with its default, for CLI options."""
+    cls = _section_classes()[key_sections()[key]]
+    f = next(f for f in dataclasses.fields(cls) if f.name == key)
+    default = "unset" if f.default is None else _plain(f.default)
+    if isinstance(default, bool):
+        default = str(default).lower()
+    return f"{f.metadata['help']} [default: {default}]"
+
+
+def _unknown(where: str, key: str, valid: list[str]) -> str:
+    hint = difflib.get_close_matches(key, valid, n=1)
+    guess = f"did you mean '{hint[0]}'? " if hint else ""
+    return f"{where}: unknown key '{key}'; {guess}valid keys: {', '.join(valid)}"
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become lists so YAML stays plain and `yaml.safe_load` reads it back."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
+    """Check a raw value against the field's type hint, converting only losslessly."""
+    hint = typing.get_type_hints(cls)[key]
+    args = typing.get_args(hint)
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args
+    base = next(a for a in args if a is not type(None)) if optional else hint
+    if value is None:
+        if optional:
+            return None
+        raise RnnForecastError(f"{where}: {key} must be set (it has no 'unset' value)")
+    if typing.get_origin(base) is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+            raise RnnForecastError(f"{where}: {key} must be a list of column names")
+        items = tuple(v.strip() for v in items if v.strip())
+        if not items:
+            raise RnnForecastError(f"{where}: {key} names no column")
+        return items
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+    elif base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif base is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif base is str:
+        if isinstance(value, str):
+            return value
+    raise RnnForecastError(f"{where}: {key} must be of type {base.__name__}, got {value!r}")

@@ -1,0 +1,510 @@
+"""CSV to one long frame (unique_id, ds, y): layout and column detection, frequency, validation.
+
+Every error names the file and the column, line or series at fault and says what to do. Repairs
+(sorting, filling under `--fill`) are reported back as notes, never done silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnforecast.config import DataConfig
+from rnnforecast.errors import RnnForecastError
+
+TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime")
+ID_NAME = "unique_id"
+TARGET_NAME = "y"
+_SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Where the series are in a file, so predict can read fresher data the same way."""
+
+    layout: str  # long (id column), single (one target) or wide (several targets)
+    time_col: str
+    target: tuple[str, ...]
+    id_col: str | None
+    freq: str  # a pandas offset alias, e.g. MS, QS-JAN, 30min
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated long frame, sorted by unique_id then ds, and what was repaired on the way."""
+
+    frame: pd.DataFrame  # unique_id: str, ds: datetime64, y: float64
+    schema: Schema
+    notes: tuple[str, ...]
+
+
+def load(path: str | Path, cfg: DataConfig) -> Loaded:
+    """Read, detect columns, parse, validate and (under cfg.fill) repair one CSV file."""
+    path = Path(path)
+    raw, notes = read_csv(path, id_col=cfg.id_col or ID_NAME)
+    layout, time_col, targets, id_col = detect_columns(raw, cfg, path)
+    frame = _to_long(raw, layout, time_col, targets, id_col)
+    lines = frame["_line"].to_numpy()
+    frame["ds"] = _parse_times(frame["ds"], lines, path, time_col)
+    frame["y"] = _parse_target(frame["y"], lines, frame["_col"], path)
+    frame, freq, more = _regularise(frame.drop(columns="_col"), cfg, path)
+    schema = Schema(layout=layout, time_col=time_col, target=targets, id_col=id_col, freq=freq)
+    return Loaded(frame=frame, schema=schema, notes=tuple(notes + more))
+
+
+def read_csv(path: Path, id_col: str = ID_NAME) -> tuple[pd.DataFrame, list[str]]:
+    """Read a CSV whatever its delimiter (, ; tab |) and encoding (UTF-8, BOM, latin-1)."""
+    if not path.exists():
+        raise RnnForecastError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise RnnForecastError(f"{path}: is a directory; give the path of a CSV file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except OSError as e:
+        raise RnnForecastError(f"{path}: cannot read ({e.strerror})") from None
+    if not head.strip():
+        raise RnnForecastError(f"{path}: the file is empty; it needs a header line and data rows")
+    if b"\x00" in head:
+        raise RnnForecastError(f"{path}: looks like a binary file, not CSV text; export it as CSV")
+    notes = []
+    try:
+        head.decode("utf-8")
+        encoding = "utf-8-sig"  # also strips a byte-order mark
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 3:  # not just a character cut at the end of the sample
+            encoding = "latin-1"
+            notes.append(f"{path}: not valid UTF-8; read as latin-1")
+        else:
+            encoding = "utf-8-sig"
+    text = head.decode(encoding, errors="replace")
+    sep = _sniff_delimiter(text)
+    header = next(csv.reader([text.splitlines()[0]], delimiter=sep), [])
+    dtype = {id_col: str} if id_col in header else None
+    try:
+        raw = pd.read_csv(path, sep=sep, encoding=encoding, dtype=dtype, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise RnnForecastError(f"{path}: no columns found; it needs a header line") from None
+    except pd.errors.ParserError as e:
+        detail = str(e).strip().splitlines()[-1]
+        raise RnnForecastError(f"{path}: malformed CSV ({detail}); fix the ragged row") from None
+    except UnicodeDecodeError:
+        raise RnnForecastError(f"{path}: cannot decode the text; save it as UTF-8") from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    if raw.empty:
+        raise RnnForecastError(f"{path}: has a header but no data rows")
+    if len(set(raw.columns)) != len(raw.columns):
+        raise RnnForecastError(f"{path}: duplicate column names in the header; rename them")
+    return raw, notes
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in ",;\t|"}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def detect_columns(
+    raw: pd.DataFrame, cfg: DataConfig, path: Path
+) -> tuple[str, str, tuple[str, ...], str | None]:
+    """Return (layout, time column, target columns, id column) for a raw frame."""
+    columns = list(raw.columns)
+    listed = ", ".join(columns)
+
+    def need(name: str, flag: str) -> str:
+        if name not in columns:
+            raise RnnForecastError(f"{path}: no column '{name}' ({flag}); columns are: {listed}")
+        return name
+
+    id_col = (
+        need(cfg.id_col, "--id-col") if cfg.id_col else (ID_NAME if ID_NAME in columns else None)
+    )
+    if cfg.time_col:
+        time_col = need(cfg.time_col, "--time-col")
+    else:
+        time_col = _detect_time(raw, [c for c in columns if c != id_col], path)
+    rest = [c for c in columns if c not in (id_col, time_col)]
+    if cfg.target:
+        targets = tuple(need(t, "--target") for t in cfg.target)
+        clash = [t for t in targets if t in (id_col, time_col)]
+        if clash:
+            raise RnnForecastError(f"{path}: column '{clash[0]}' cannot be both target and key")
+    elif TARGET_NAME in rest:
+        targets = (TARGET_NAME,)
+    else:
+        numeric = [c for c in rest if _mostly_numeric(raw[c])]
+        if len(numeric) != 1:
+            found = "no numeric column" if not numeric else f"numeric columns {', '.join(numeric)}"
+            raise RnnForecastError(
+                f"{path}: cannot tell the target column ({found}); name it with --target "
+                "(several comma-separated targets make one series each)"
+            )
+        targets = (numeric[0],)
+    if id_col and len(targets) > 1:
+        raise RnnForecastError(
+            f"{path}: a long file (id column '{id_col}') takes one --target, got {len(targets)}"
+        )
+    layout = "long" if id_col else ("single" if len(targets) == 1 else "wide")
+    return layout, time_col, targets, id_col
+
+
+def _detect_time(raw: pd.DataFrame, candidates: list[str], path: Path) -> str:
+    named = [c for c in candidates if c.lower() in TIME_NAMES]
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        raise RnnForecastError(
+            f"{path}: several time columns ({', '.join(named)}); choose one with --time-col"
+        )
+    parseable = [c for c in candidates if _looks_like_dates(raw[c])]
+    if len(parseable) == 1:
+        return parseable[0]
+    if not parseable:
+        raise RnnForecastError(
+            f"{path}: no time column found (looked for {', '.join(TIME_NAMES)} or dates); "
+            "name it with --time-col"
+        )
+    raise RnnForecastError(
+        f"{path}: several columns look like dates ({', '.join(parseable)}); choose with --time-col"
+    )
+
+
+def _looks_like_dates(col: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return True
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return False
+    sample = col.dropna().astype(str).head(20)
+    if sample.empty:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.9)
+
+
+def _mostly_numeric(col: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(col):
+        return False
+    if pd.api.types.is_numeric_dtype(col):
+        return True
+    sample = col.dropna().head(200)
+    return bool(len(sample)) and pd.to_numeric(sample, errors="coerce").notna().mean() >= 0.9
+
+
+def _to_long(
+    raw: pd.DataFrame, layout: str, time_col: str, targets: tuple[str, ...], id_col: str | None
+) -> pd.DataFrame:
+    """One row per observation with its CSV line number; `_col` says which column y came from."""
+    line = pd.RangeIndex(2, len(raw) + 2)  # header is line 1
+    parts = []
+    for t in targets:
+        uid = raw[id_col].astype(str) if id_col else pd.Series(t, index=raw.index, dtype=object)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unique_id": uid.to_numpy(),
+                    "ds": raw[time_col].to_numpy(),
+                    "y": raw[t].to_numpy(),
+                    "_col": t,
+                    "_line": line,
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    frame["unique_id"] = frame["unique_id"].astype(str)
+    if id_col:
+        missing = raw[id_col].isna().to_numpy()
+        if missing.any():
+            at = int(line[missing.argmax()])
+            raise RnnForecastError(f"id column '{id_col}': empty id at line {at}; fill it in")
+    return frame
+
+
+def _parse_times(col: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd.Series:
+    """Timestamps from strings (or year numbers); names the first bad line."""
+    empty = col.isna().to_numpy()
+    if empty.any():
+        raise RnnForecastError(
+            f"{path}: column '{name}' is empty at line {lines[empty.argmax()]}; "
+            "every row needs a time"
+        )
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col
+    if pd.api.types.is_numeric_dtype(col):
+        values = col.to_numpy()
+        if np.all(np.mod(values, 1) == 0) and values.min() >= 1000 and values.max() <= 3000:
+            return pd.to_datetime(col.astype(int).astype(str), format="%Y")
+        raise RnnForecastError(
+            f"{path}: column '{name}' holds numbers, not dates (line {lines[0]}: {values[0]}); "
+            "use dates such as 2024-01-31, or whole years"
+        )
+    text = col.astype(str).str.strip()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(text)
+    except (ValueError, TypeError, OverflowError) as e:
+        if "time zone" in str(e).lower() or "timezone" in str(e).lower():
+            raise RnnForecastError(
+                f"{path}: column '{name}' mixes time zones or offsets; convert to one zone"
+            ) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        bad = parsed.isna().to_numpy()
+        if not bad.any():
+            raise RnnForecastError(
+                f"{path}: column '{name}': timestamps in inconsistent formats; use one format "
+                "(ISO 8601, e.g. 2024-01-31 or 2024-01-31 13:00)"
+            ) from None
+        at = bad.argmax()
+        raise RnnForecastError(
+            f"{path}: column '{name}': '{text.iloc[at]}' at line {lines[at]} is not a date; "
+            "fix or remove the row"
+        ) from None
+    if parsed.dtype == object:  # pandas 2 returns objects for mixed offsets
+        raise RnnForecastError(
+            f"{path}: column '{name}' mixes time zones or offsets; convert to one zone"
+        )
+    return parsed
+
+
+def _parse_target(col: pd.Series, lines: np.ndarray, source: pd.Series, path: Path) -> pd.Series:
+    """Float values; a non-number or an infinity names its line and column."""
+    if pd.api.types.is_bool_dtype(col):
+        raise RnnForecastError(
+            f"{path}: target column '{source.iloc[0]}' holds true/false, not numbers"
+        )
+    values = pd.to_numeric(col, errors="coerce")
+    bad = (values.isna() & col.notna() & (col.astype(str).str.strip() != "")).to_numpy()
+    if bad.any():
+        at = bad.argmax()
+        raise RnnForecastError(
+            f"{path}: column '{source.iloc[at]}': '{col.iloc[at]}' at line {lines[at]} "
+            "is not a number; fix or remove the row"
+        )
+    values = values.astype("float64")
+    inf = np.isinf(values.to_numpy())
+    if inf.any():
+        at = inf.argmax()
+        raise RnnForecastError(
+            f"{path}: column '{source.iloc[at]}': {values.iloc[at]} at line {lines[at]}; "
+            "replace infinities with real values or leave the cell empty and use --fill"
+        )
+    return values
+
+
+def _regularise(frame: pd.DataFrame, cfg: DataConfig, path: Path):
+    """Sort, reject duplicates, settle the frequency, and fill gaps/NaNs under cfg.fill."""
+    notes: list[str] = []
+    order = frame.sort_values(["unique_id", "ds"], kind="stable")
+    within = frame.groupby("unique_id", sort=False)["ds"].is_monotonic_increasing
+    if not within.all():
+        notes.append(f"{path}: rows were not in time order; sorted them by time")
+    frame = order.reset_index(drop=True)
+    dup = frame.duplicated(["unique_id", "ds"], keep=False).to_numpy()
+    if dup.any():
+        row = frame[dup].iloc[0]
+        lines = frame.loc[dup & (frame["unique_id"] == row["unique_id"]).to_numpy()]
+        lines = lines.loc[lines["ds"] == row["ds"], "_line"].tolist()
+        raise RnnForecastError(
+            f"{path}: series '{row['unique_id']}' has duplicate time {row['ds']} "
+            f"(lines {', '.join(map(str, lines[:3]))}); keep one row per time"
+        )
+    if cfg.freq:
+        freq = normalize_freq(cfg.freq, frame["ds"])
+    else:
+        freq = _infer_freq(frame, path)
+    frame, fill_notes = _fill(frame, freq, cfg.fill, path)
+    notes.extend(fill_notes)
+    return frame.drop(columns="_line").reset_index(drop=True), freq, notes
+
+
+def _infer_freq(frame: pd.DataFrame, path: Path) -> str:
+    """The frequency of the longest series (the others are checked against it later)."""
+    sizes = frame.groupby("unique_id", sort=False).size().sort_values(ascending=False)
+    for uid in sizes.index[:3]:
+        if sizes[uid] < 3:
+            break
+        ds = frame.loc[frame["unique_id"] == uid, "ds"]
+        freq = guess_freq(ds)
+        if freq:
+            return freq
+    raise RnnForecastError(
+        f"{path}: cannot infer the frequency (too few points or irregular spacing); "
+        "pass --freq, e.g. --freq MS for monthly or --freq h for hourly"
+    )
+
+
+def guess_freq(ds: pd.Series) -> str | None:
+    """pandas' inferred alias, or the most common one over short runs when there are gaps."""
+    values = pd.DatetimeIndex(ds)
+    found = _infer(values)
+    if found or len(values) < 5:
+        return found
+    picks = [_infer(values[i : i + 5]) for i in np.linspace(0, len(values) - 5, 25).astype(int)]
+    picks = [p for p in picks if p]
+    return max(set(picks), key=picks.count) if picks else None
+
+
+def _infer(values: pd.DatetimeIndex) -> str | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            found = pd.infer_freq(values)
+        except (ValueError, TypeError):
+            return None
+    return getattr(found, "freqstr", found)
+
+
+_TICK_ALIASES = {"H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns", "BH": "bh"}
+_ANCHORED = {"M": "M", "ME": "M", "MS": "M", "Q": "Q", "QE": "Q", "QS": "Q",
+             "Y": "Y", "YE": "Y", "YS": "Y", "A": "Y", "AS": "Y"}  # fmt: skip
+
+
+def normalize_freq(alias: str, ds: pd.Series | None = None) -> str:
+    """Accept old and new pandas aliases (M/MS/ME, H/h, T/min...) and return a current one.
+
+    A bare M, Q or Y/A takes its start or end form from the data (the first of each month, or
+    the last), so `--freq M` works on month-start dates as users expect.
+    """
+    m = re.fullmatch(r"\s*(\d*)\s*([A-Za-z]+)(-[A-Za-z]+)?\s*", alias)
+    if m is None:
+        raise RnnForecastError(_bad_freq(alias))
+    count, base, anchor = m.group(1), m.group(2), m.group(3) or ""
+    if base in _TICK_ALIASES:
+        base = _TICK_ALIASES[base]
+    elif base.upper() in _ANCHORED:
+        family, upper = _ANCHORED[base.upper()], base.upper()
+        if upper in ("ME", "QE", "YE", "MS", "QS", "YS"):
+            base = upper
+        elif upper == "AS":
+            base = "YS"
+        else:
+            base = family + _start_or_end(family, ds)
+    result = f"{count}{base}{anchor}"
+    try:
+        pd.tseries.frequencies.to_offset(result)
+    except ValueError:
+        raise RnnForecastError(_bad_freq(alias)) from None
+    return result
+
+
+def _start_or_end(family: str, ds: pd.Series | None) -> str:
+    if ds is None or ds.empty:
+        return "E"
+    values = pd.DatetimeIndex(ds)
+    is_start = {"M": values.is_month_start, "Q": values.is_quarter_start, "Y": values.is_year_start}
+    return "S" if bool(np.all(is_start[family])) else "E"
+
+
+def _bad_freq(alias: str) -> str:
+    return f"unknown frequency '{alias}'; use a pandas alias such as D, W, MS, ME, QS, h or 30min"
+
+
+def _fill(frame: pd.DataFrame, freq: str, fill: str, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Check every series steps by `freq`; fill gaps and NaNs under `fill`, or raise."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    ds = frame["ds"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-vectorised offsets warn about performance
+        expected_next = ds + offset
+        on_grid = (ds + offset) - offset == ds
+    same = frame["unique_id"].eq(frame["unique_id"].shift(-1)).to_numpy()
+    nxt = ds.shift(-1)
+    step_ok = (~same) | (nxt == expected_next).to_numpy()
+    gap = same & (nxt > expected_next).to_numpy()
+    off = ~on_grid.to_numpy() | (~step_ok & ~gap)
+    if off.any():
+        i = int(off.argmax())
+        uid = frame["unique_id"].iat[i]
+        raise RnnForecastError(
+            f"{path}: series '{uid}': time {ds.iat[i]} (line {frame['_line'].iat[i]}) is off the "
+            f"'{freq}' grid or irregular; pass the right --freq or resample the data"
+        )
+    nan = frame["y"].isna().to_numpy()
+    if fill == "none":
+        if gap.any():
+            i = int(gap.argmax())
+            raise RnnForecastError(
+                f"{path}: series '{frame['unique_id'].iat[i]}' has a gap after {ds.iat[i]} "
+                f"(line {frame['_line'].iat[i]}; next is {nxt.iat[i]}, frequency {freq}); "
+                "pass --fill ffill|interpolate|zero, or --freq if the frequency is wrong"
+            )
+        if nan.any():
+            i = int(nan.argmax())
+            raise RnnForecastError(
+                f"{path}: series '{frame['unique_id'].iat[i]}' has an empty value at line "
+                f"{frame['_line'].iat[i]}; fill it or pass --fill ffill|interpolate|zero"
+            )
+        return frame, []
+    if not gap.any() and not nan.any():
+        return frame, []
+    notes = []
+    repaired = []
+    gappy = set(frame["unique_id"][gap | nan])
+    for uid, part in frame.groupby("unique_id", sort=False):
+        if uid not in gappy:
+            repaired.append(part)
+            continue
+        full = pd.date_range(part["ds"].iat[0], part["ds"].iat[-1], freq=offset)
+        part = part.set_index("ds").reindex(full).rename_axis("ds").reset_index()
+        missing = int(part["y"].isna().sum())
+        part["unique_id"] = uid
+        part["y"] = _fill_values(part["y"], fill)
+        if part["y"].isna().any():
+            raise RnnForecastError(
+                f"{path}: series '{uid}' starts with empty values that --fill {fill} cannot fill; "
+                "remove the leading empty rows"
+            )
+        part["_line"] = part["_line"].fillna(-1).astype(int)
+        repaired.append(part[frame.columns])
+        notes.append(f"series '{uid}': filled {missing} missing value(s) with --fill {fill}")
+    return pd.concat(repaired, ignore_index=True), notes
+
+
+def _fill_values(y: pd.Series, fill: str) -> pd.Series:
+    if fill == "ffill":
+        return y.ffill()
+    if fill == "zero":
+        return y.fillna(0.0)
+    return y.interpolate(method="linear", limit_area="inside")
+
+
+def season_length(freq: str) -> int:
+    """Steps per natural cycle: a year for monthly/quarterly/weekly, a week for daily, a day
+    for hourly and finer (an hour for sub-5-minute data)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    base = offset.rule_code.split("-")[0]
+    per_year = {"YS": 1, "YE": 1, "QS": 4, "QE": 4, "MS": 12, "ME": 12, "SMS": 24, "SME": 24,
+                "W": 52, "D": 7, "B": 5}  # fmt: skip
+    if base in per_year:
+        return max(1, per_year[base] // max(offset.n, 1))
+    try:
+        step = pd.Timedelta(offset)
+    except (ValueError, TypeError):  # business hours and other irregular steps
+        return 1
+    per_day = int(pd.Timedelta(days=1) / step)
+    if per_day > 288:
+        return max(1, int(pd.Timedelta(hours=1) / step))
+    return max(1, per_day)
+
+
+def default_horizon(freq: str, season: int) -> int:
+    """M4-style horizons: 6 years, 8 quarters, 12 months, 13 weeks, 14 days, one day sub-daily."""
+    base = pd.tseries.frequencies.to_offset(freq).rule_code.split("-")[0]
+    by_base = {"YS": 6, "YE": 6, "QS": 8, "QE": 8, "MS": 12, "ME": 12, "W": 13, "D": 14, "B": 10}
+    return by_base.get(base, season)

@@ -1,0 +1,33 @@
+"""Inference with the torch model, for GPUs and very large batches; same interface as numpy's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from rnnforecast.config import ModelConfig
+from rnnforecast.model import Forecaster
+from rnnforecast.train import resolve_device
+
+BATCH = 8192  # windows per forward pass, bounding memory for many series
+
+
+def make(
+    cfg: ModelConfig, weights: dict[str, np.ndarray], device: str = "auto"
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A function mapping inputs [B, L, F] to forecasts [B, H] with the rebuilt torch model."""
+    dev = resolve_device(device)
+    horizon, n_inputs = weights["head.weight"].shape[0], weights["rnns.0.weight_ih_l0"].shape[1]
+    model = Forecaster(cfg, horizon, n_inputs)
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()})
+    model.to(dev).eval()
+
+    @torch.inference_mode()
+    def forward(x: np.ndarray) -> np.ndarray:
+        x_t = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        parts = [model(x_t[b : b + BATCH].to(dev)).float().cpu() for b in range(0, len(x_t), BATCH)]
+        return torch.cat(parts).numpy() if parts else np.empty((0, horizon), np.float32)
+
+    return forward

@@ -1,0 +1,108 @@
+"""Latest window of each series -> H forecasts in original units with real future timestamps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from rnnforecast.artifact import Artifact
+from rnnforecast.errors import RnnForecastError
+from rnnforecast.windows import Panel, apply_scaler, fit_scaler, gather, invert_scaler, last_starts
+
+Engine = Callable[[np.ndarray], np.ndarray]  # inputs [B, L, F] -> forecasts [B, H]
+HUGE_BATCH = 200_000  # series in one call above which `auto` prefers the torch engine
+
+
+def resolve_engine(engine: str, device: str, n_series: int) -> str:
+    """'auto' -> numpy on CPU (no torch import); torch on a GPU or for huge batches."""
+    if engine == "auto":
+        return "torch" if device.startswith("cuda") or n_series > HUGE_BATCH else "numpy"
+    return engine
+
+
+def make_engine(art: Artifact, engine: str, device: str = "auto") -> Engine:
+    """The forecasting function of the named engine, built from the model's weights."""
+    if engine == "numpy":
+        if device.startswith("cuda"):
+            raise RnnForecastError(
+                "--engine numpy runs on the CPU; use --engine torch for --device cuda"
+            )
+        from rnnforecast import engine_numpy
+
+        return engine_numpy.make(art.config.model, art.weights)
+    if engine == "torch":
+        from rnnforecast import engine_torch
+
+        return engine_torch.make(art.config.model, art.weights, device)
+    raise RnnForecastError(f"--engine {engine}: not an engine; use auto, numpy or torch")
+
+
+def forecast(art: Artifact, frame: pd.DataFrame, engine: Engine) -> tuple[pd.DataFrame, list[str]]:
+    """Forecast every series of `frame` (long, sorted) that holds at least `lookback` points.
+
+    Series the model was trained on keep their training scaler; new series are scaled by
+    their own history (the model is global, so it forecasts them too).
+    """
+    cfg = art.config
+    lookback = cfg.window.lookback
+    panel = Panel.from_frame(frame)
+    last_ds = frame["ds"].to_numpy()[panel.offsets + panel.lengths - 1]
+    notes = []
+    long_enough = panel.lengths >= lookback
+    if not long_enough.all():
+        short = ", ".join(map(str, panel.ids[~long_enough][:5]))
+        notes.append(
+            f"skipped {int((~long_enough).sum())} series shorter than lookback {lookback}: {short}"
+        )
+        if not long_enough.any():
+            raise RnnForecastError(
+                f"no series has the {lookback} points the model needs as input; give more history"
+            )
+        panel, last_ds = panel.select(long_enough), last_ds[long_enough]
+
+    loc, scale = fit_scaler(panel, panel.lengths, cfg.window.scaler)
+    known = pd.Series(range(len(art.series["unique_id"])), index=art.series["unique_id"])
+    pos = known.reindex(panel.ids).to_numpy()
+    seen = ~np.isnan(pos)
+    loc[seen] = np.asarray(art.series["loc"])[pos[seen].astype(int)]
+    scale[seen] = np.asarray(art.series["scale"])[pos[seen].astype(int)]
+    if not seen.all():
+        notes.append(
+            f"{int((~seen).sum())} series not seen in training, scaled by their own history"
+        )
+
+    x = gather(apply_scaler(panel, loc, scale), last_starts(panel, lookback), lookback)  # [S, L]
+    y = invert_scaler(engine(x[:, :, None]).astype(np.float64), loc, scale)  # [S, H]
+    return _frame(panel.ids, last_ds, y, cfg.data.freq), notes
+
+
+def future_times(last: np.ndarray, horizon: int, freq: str) -> np.ndarray:
+    """[S, H] the `horizon` timestamps after each series' last one, stepping by `freq`."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    last = pd.DatetimeIndex(last)
+    return np.stack([(last + k * offset).to_numpy() for k in range(1, horizon + 1)], axis=1)
+
+
+def _frame(ids: np.ndarray, last_ds: np.ndarray, y: np.ndarray, freq: str) -> pd.DataFrame:
+    n, horizon = y.shape
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat(ids, horizon),
+            "ds": future_times(last_ds, horizon, freq).reshape(-1),
+            "y_hat": y.reshape(-1),
+        }
+    )
+
+
+def format_times(ds: pd.Series) -> pd.Series:
+    """ISO text: dates alone when every time is midnight, else date and time."""
+    if ds.dt.tz is None and (ds.dt.normalize() == ds).all():
+        return ds.dt.strftime("%Y-%m-%d")
+    return ds.astype(str)
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    """The forecast CSV text; the same frame always gives the same bytes."""
+    return frame.assign(ds=format_times(frame["ds"])).to_csv(index=False, lineterminator="\n")

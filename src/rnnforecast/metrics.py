@@ -1,0 +1,123 @@
+"""Forecast metrics and baselines as pure numpy functions.
+
+Metrics take actuals y and forecasts f of shape [..., H] and reduce the last axis, so one call
+scores one window or a batch of them. Definitions match ../shared/bench/score.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "mae",
+    "rmse",
+    "mape",
+    "smape",
+    "mase",
+    "bias",
+    "mase_scale",
+    "naive",
+    "seasonal_naive",
+    "drift",
+    "window_mean",
+    "BASELINES",
+    "summarize",
+]
+
+
+def mae(y: np.ndarray, f: np.ndarray) -> np.ndarray:
+    return np.mean(np.abs(y - f), axis=-1)
+
+
+def rmse(y: np.ndarray, f: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.mean((y - f) ** 2, axis=-1))
+
+
+def bias(y: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Mean error f - y: positive when the forecast is too high."""
+    return np.mean(f - y, axis=-1)
+
+
+def mape(y: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Mean absolute percentage error in percent; points where y == 0 are left out."""
+    y, f = np.broadcast_arrays(np.asarray(y, float), np.asarray(f, float))
+    nonzero = y != 0
+    ape = np.abs(y - f) / np.where(nonzero, np.abs(y), 1.0)
+    with np.errstate(invalid="ignore"):
+        return 100.0 * np.sum(ape * nonzero, axis=-1) / np.sum(nonzero, axis=-1)
+
+
+def smape(y: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """M4 sMAPE in percent: mean of 200 |y - f| / (|y| + |f|), a 0/0 term counting 0."""
+    num = np.abs(y - f)
+    den = np.abs(y) + np.abs(f)
+    terms = np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+    return 200.0 * np.mean(terms, axis=-1)
+
+
+def mase(y: np.ndarray, f: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
+    """MAE over `scale`, the in-sample seasonal-naive MAE (see `mase_scale`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.asarray(scale) > 0, mae(y, f) / scale, np.nan)
+
+
+def mase_scale(history: np.ndarray, m: int) -> float:
+    """In-sample MAE of the seasonal naive with period m; m = 1 when history has <= m points."""
+    if len(history) <= m:
+        m = 1
+    if len(history) <= m:
+        return float("nan")
+    return float(np.mean(np.abs(history[m:] - history[:-m])))
+
+
+# --- baselines: input windows x [B, L] -> forecasts [B, H] ----------------------------------
+
+
+def naive(x: np.ndarray, horizon: int, m: int = 1) -> np.ndarray:
+    """The last value, repeated."""
+    return np.repeat(x[:, -1:], horizon, axis=1)
+
+
+def seasonal_naive(x: np.ndarray, horizon: int, m: int) -> np.ndarray:
+    """The last full season, repeated; the naive forecast if the window is shorter than m."""
+    if m > x.shape[1] or m < 1:
+        return naive(x, horizon)
+    return x[:, x.shape[1] - m + np.arange(horizon) % m]
+
+
+def drift(x: np.ndarray, horizon: int, m: int = 1) -> np.ndarray:
+    """The line through the window's first and last values, extended."""
+    slope = (x[:, -1] - x[:, 0]) / max(x.shape[1] - 1, 1)
+    return x[:, -1:] + slope[:, None] * np.arange(1, horizon + 1)
+
+
+def window_mean(x: np.ndarray, horizon: int, m: int = 1) -> np.ndarray:
+    """The mean of the input window, repeated."""
+    return np.repeat(x.mean(axis=1, keepdims=True), horizon, axis=1)
+
+
+BASELINES = {
+    "naive": naive,
+    "seasonal_naive": seasonal_naive,
+    "drift": drift,
+    "window_mean": window_mean,
+}
+
+
+def summarize(y: np.ndarray, f: np.ndarray, series: np.ndarray, scale: np.ndarray) -> dict:
+    """Mean over series of each series' mean over its windows (y, f [W, H]; series [W];
+    scale [S] the MASE scale per series)."""
+    per_window = {
+        "mae": mae(y, f),
+        "rmse": rmse(y, f),
+        "smape": smape(y, f),
+        "mase": mase(y, f, scale[series]),
+    }
+    out = {}
+    for name, values in per_window.items():
+        sums = np.bincount(series, weights=np.nan_to_num(values), minlength=len(scale))
+        counts = np.bincount(series, weights=np.isfinite(values), minlength=len(scale))
+        with np.errstate(invalid="ignore"):
+            per_series = sums / counts
+        out[name] = float(np.nanmean(per_series)) if np.isfinite(per_series).any() else None
+    return out

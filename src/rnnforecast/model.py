@@ -1,0 +1,76 @@
+"""The network: stacked recurrent layers (rnn, lstm or gru) and a linear head to all H steps."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rnnforecast.config import ModelConfig
+from rnnforecast.windows import WINDOW_STD_FLOOR
+
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks stacked in each PyTorch weight matrix
+
+
+class Forecaster(nn.Module):
+    """Direct multi-step forecaster: input window [B, L, F] -> [B, H] in the same units.
+
+    Channel 0 of the input is the (per-series scaled) target. Each layer is its own one-layer
+    PyTorch module, so residual links and dropout sit between layers and the numpy engine can
+    mirror the stack one layer at a time; each layer still runs the fused (cuDNN) kernel.
+    """
+
+    def __init__(self, cfg: ModelConfig, horizon: int, n_inputs: int = 1) -> None:
+        super().__init__()
+        self.cfg = cfg
+        extra = {"nonlinearity": cfg.activation} if cfg.cell == "rnn" else {}
+        self.rnns = nn.ModuleList(
+            CELLS[cfg.cell](
+                n_inputs if i == 0 else cfg.hidden_size, cfg.hidden_size, batch_first=True, **extra
+            )
+            for i in range(cfg.layers)
+        )
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.hidden_size, horizon)
+        if cfg.init == "orthogonal":
+            self._init_recurrent()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        target = x[..., :1]  # [B, L, 1]
+        if self.cfg.norm == "window":
+            loc = target.mean(dim=1, keepdim=True)  # [B, 1, 1]
+            scale = target.std(dim=1, keepdim=True, unbiased=False)  # [B, 1, 1]
+            scale = torch.where(scale > WINDOW_STD_FLOOR, scale, torch.ones_like(scale))
+            x = torch.cat([(target - loc) / scale, x[..., 1:]], dim=-1)  # [B, L, F]
+        h = x  # [B, L, F]
+        for i, rnn in enumerate(self.rnns):
+            out, _ = rnn(h)  # [B, L, hidden]
+            h = out + h if self.cfg.residual and i > 0 else out  # [B, L, hidden]
+            if i < len(self.rnns) - 1:
+                h = self.dropout(h)  # [B, L, hidden]
+        y = self.head(h[:, -1])  # [B, H]
+        if self.cfg.norm == "window":
+            y = y * scale[:, :, 0] + loc[:, :, 0]  # [B, H]
+        return y
+
+    @torch.no_grad()
+    def _init_recurrent(self) -> None:
+        """Orthogonal recurrent and Xavier input blocks per gate; LSTM forget-gate bias 1.
+
+        A relu rnn starts from a scaled identity instead (IRNN), which keeps it from exploding.
+        """
+        hidden = self.cfg.hidden_size
+        for rnn in self.rnns:
+            for name, p in rnn.named_parameters():
+                for block in p.split(hidden, dim=0):  # one block per gate
+                    if name.startswith("weight_hh"):
+                        if self.cfg.cell == "rnn" and self.cfg.activation == "relu":
+                            block.copy_(0.5 * torch.eye(hidden))
+                        else:
+                            nn.init.orthogonal_(block)
+                    elif name.startswith("weight_ih"):
+                        nn.init.xavier_uniform_(block)
+                    else:
+                        block.zero_()
+                if self.cfg.cell == "lstm" and name.startswith("bias_ih"):
+                    p[hidden : 2 * hidden] = 1.0  # gates are i, f, g, o

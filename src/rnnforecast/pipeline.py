@@ -1,0 +1,253 @@
+"""The only place that strings the steps together. Returns results; renders nothing.
+
+train:   seed -> load -> resolve sizes -> scale -> window -> fit -> score -> save
+predict: load model -> load data (or the stored tail) -> forecast -> write
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnnforecast import artifact, data, forecast, metrics
+from rnnforecast.config import Config
+from rnnforecast.errors import RnnForecastError
+from rnnforecast.fsutil import atomic_write
+from rnnforecast.windows import (
+    Panel,
+    apply_scaler,
+    fit_scaler,
+    gather,
+    invert_scaler,
+    split_windows,
+)
+
+Notify = Callable[[str], None]
+LOOKBACK_CAP = 336  # longest default input window (a week of half-hours is 336)
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    config: Config
+    history: Any  # train.History
+    metrics: dict[str, Any]
+    n_series: int
+    n_train_windows: int
+    n_val_windows: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PredictResult:
+    forecasts: pd.DataFrame
+    csv: str
+    out: Path | None
+    engine: str
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def set_seed(seed: int) -> None:
+    """Seed every generator in one place: Python, numpy and torch (CPU and CUDA)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def resolve(cfg: Config, loaded: data.Loaded, lengths: np.ndarray) -> Config:
+    """Fill every unset size from the data: detected columns, frequency, season, horizon,
+    lookback and validation size, so the saved config alone can rebuild the run."""
+    schema = loaded.schema
+    season = cfg.data.season or data.season_length(schema.freq)
+    horizon = cfg.window.horizon or data.default_horizon(schema.freq, season)
+    val_size = horizon if cfg.window.val_size is None else cfg.window.val_size
+    if val_size and val_size < horizon:
+        raise RnnForecastError(
+            f"--val-size {val_size} is shorter than the horizon {horizon}; use 0 (no validation) "
+            f"or at least {horizon}"
+        )
+    lookback = cfg.window.lookback
+    if lookback is None:
+        lookback = min(max(2 * horizon, 3 * season), LOOKBACK_CAP)
+        lookback = max(1, min(lookback, int(lengths.max()) - horizon - val_size))
+    return dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(
+            cfg.data,
+            time_col=schema.time_col,
+            target=schema.target,
+            id_col=schema.id_col,
+            freq=schema.freq,
+            season=season,
+        ),
+        window=dataclasses.replace(
+            cfg.window, lookback=lookback, horizon=horizon, val_size=val_size
+        ),
+    ).validated()
+
+
+def train(
+    data_path: str | Path,
+    out: str | Path,
+    cfg: Config,
+    on_note: Notify | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train a model on a CSV file and write its model directory at `out`."""
+    started = time.perf_counter()
+    notes: list[str] = []
+
+    def note(msg: str) -> None:
+        notes.append(msg)
+        if on_note is not None:
+            on_note(msg)
+
+    loaded = data.load(data_path, cfg.data)
+    for msg in loaded.notes:
+        note(msg)
+    panel = Panel.from_frame(loaded.frame)
+    cfg = resolve(cfg, loaded, panel.lengths)
+    w = cfg.window
+    note(
+        f"{len(panel.ids)} series, frequency {cfg.data.freq}, season {cfg.data.season}: "
+        f"lookback {w.lookback}, horizon {w.horizon}, validation {w.val_size}"
+    )
+    need = w.lookback + w.horizon + w.val_size
+    enough = panel.lengths >= need
+    if not enough.any():
+        raise RnnForecastError(
+            f"{data_path}: every series is shorter than lookback + horizon + validation = {need} "
+            f"points (longest: {int(panel.lengths.max())}); lower --lookback or --horizon, or "
+            "--val-size 0"
+        )
+    if not enough.all():
+        names = ", ".join(map(str, panel.ids[~enough][:5]))
+        note(f"skipped {int((~enough).sum())} series shorter than {need} points: {names}")
+        panel = panel.select(enough)
+
+    split = split_windows(panel, w.lookback, w.horizon, w.val_size)
+    loc, scale = fit_scaler(panel, split.n_fit, w.scaler)
+    values = apply_scaler(panel, loc, scale)[:, None]  # [N, 1]
+
+    from rnnforecast import engine_torch
+    from rnnforecast.model import Forecaster
+    from rnnforecast.train import fit
+
+    set_seed(cfg.train.seed)
+    model = Forecaster(cfg.model, w.horizon, n_inputs=values.shape[1])
+    history = fit(
+        model, values, split.train_starts, split.val_starts, w.lookback, cfg.train, on_epoch
+    )
+    weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    predict_fn = engine_torch.make(cfg.model, weights, history.device)
+    scores = _validation_scores(panel, split, values, loc, scale, predict_fn, cfg)
+    scores["best_epoch"] = history.best_epoch
+    scores["stop_reason"] = history.stop_reason
+
+    tail = _tail(loaded.frame, panel, w.lookback)
+    series = {
+        "unique_id": panel.ids.tolist(),
+        "loc": loc.tolist(),
+        "scale": scale.tolist(),
+        "first_ds": _first_last(loaded.frame, panel, 0),
+        "last_ds": _first_last(loaded.frame, panel, -1),
+        "length": panel.lengths.tolist(),
+    }
+    artifact.save(out, cfg, weights, series, tail, pd.DataFrame(history.rows), scores)
+    return TrainResult(
+        out=Path(out),
+        config=cfg,
+        history=history,
+        metrics=scores,
+        n_series=len(panel.ids),
+        n_train_windows=len(split.train_starts),
+        n_val_windows=len(split.val_starts),
+        seconds=time.perf_counter() - started,
+        notes=notes,
+    )
+
+
+def _validation_scores(panel, split, values, loc, scale, predict_fn, cfg: Config) -> dict[str, Any]:
+    """MAE, RMSE, sMAPE and MASE on the validation windows, in original units, for the model
+    and for the naive and seasonal-naive forecasts of the same windows."""
+    if not len(split.val_starts):
+        return {"validation_windows": 0}
+    w = cfg.window
+    width = w.lookback + w.horizon
+    raw = gather(panel.values, split.val_starts, width)  # [W, L+H] original units
+    x, y = raw[:, : w.lookback], raw[:, w.lookback :]
+    scaled = gather(values[:, 0], split.val_starts, w.lookback)[:, :, None]  # [W, L, 1]
+    series = split.val_series
+    f_model = invert_scaler(predict_fn(scaled).astype(np.float64), loc[series], scale[series])
+    m = cfg.data.season
+    mase_scales = np.array(
+        [
+            metrics.mase_scale(panel.values[o : o + n], m)
+            for o, n in zip(panel.offsets, split.n_fit, strict=True)
+        ]
+    )
+    forecasts = {
+        "model": f_model,
+        "naive": metrics.naive(x, w.horizon),
+        "seasonal_naive": metrics.seasonal_naive(x, w.horizon, m),
+    }
+    out: dict[str, Any] = {"validation_windows": int(len(series)), "season": m}
+    for name, f in forecasts.items():
+        out[name] = metrics.summarize(y, f, series, mase_scales)
+    return out
+
+
+def _tail(frame: pd.DataFrame, panel: Panel, lookback: int) -> pd.DataFrame:
+    """The last `lookback` rows of every kept series, for predict without data."""
+    keep = frame[frame["unique_id"].isin(set(panel.ids))]
+    return keep.groupby("unique_id", sort=False).tail(lookback).reset_index(drop=True)
+
+
+def _first_last(frame: pd.DataFrame, panel: Panel, which: int) -> list[str]:
+    keep = frame[frame["unique_id"].isin(set(panel.ids))]
+    pick = keep.groupby("unique_id", sort=False)["ds"].nth(which)
+    return [ts.isoformat() for ts in pick]
+
+
+def predict(
+    model_dir: str | Path,
+    data_path: str | Path | None = None,
+    out: str | Path | None = None,
+    engine: str = "auto",
+    device: str = "auto",
+) -> PredictResult:
+    """Forecast H steps after the latest data (the file given, or the model's stored tail)."""
+    started = time.perf_counter()
+    art = artifact.load(model_dir)
+    notes: list[str] = []
+    if data_path is None:
+        frame = art.tail
+    else:
+        loaded = data.load(data_path, art.config.data)
+        frame, notes = loaded.frame, list(loaded.notes)
+    engine = forecast.resolve_engine(engine, device, frame["unique_id"].nunique())
+    forecasts, more = forecast.forecast(art, frame, forecast.make_engine(art, engine, device))
+    notes.extend(more)
+    csv = forecast.to_csv(forecasts)
+    if out is not None:
+        atomic_write(out, csv)
+    return PredictResult(
+        forecasts=forecasts,
+        csv=csv,
+        out=Path(out) if out is not None else None,
+        engine=engine,
+        seconds=time.perf_counter() - started,
+        notes=notes,
+    )

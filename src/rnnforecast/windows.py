@@ -1,0 +1,146 @@
+"""Series as one contiguous array, per-series scaling, and (lookback -> horizon) windows.
+
+Windows are never materialised: a window is its start index into the concatenated array, and a
+batch is gathered from those indices (numpy here, `Tensor.unfold` views on the torch side). This
+module is torch-free so that baselines, evaluation and the numpy engine share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+WINDOW_STD_FLOOR = 1e-5  # model input windows flatter than this are only centred, never divided
+
+
+@dataclass(frozen=True)
+class Panel:
+    """All series end to end: series i is values[offsets[i] : offsets[i] + lengths[i]]."""
+
+    ids: np.ndarray  # [S] str
+    values: np.ndarray  # [N] float64, original units
+    offsets: np.ndarray  # [S] int64
+    lengths: np.ndarray  # [S] int64
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Panel:
+        """From a long frame sorted by unique_id then ds (as `data.load` returns it)."""
+        ids, lengths = _runs(frame["unique_id"].to_numpy())
+        values = frame["y"].to_numpy(np.float64)
+        return cls(ids=ids, values=values, offsets=_offsets(lengths), lengths=lengths)
+
+    def select(self, keep: np.ndarray) -> Panel:
+        """Only the series where `keep` is true, still contiguous."""
+        lengths = self.lengths[keep]
+        values = self.values[keep[self.series_of_rows()]]
+        return Panel(ids=self.ids[keep], values=values, offsets=_offsets(lengths), lengths=lengths)
+
+    def series_of_rows(self) -> np.ndarray:
+        """[N] the series index of every value."""
+        return np.repeat(np.arange(len(self.ids)), self.lengths)
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    return (np.cumsum(lengths) - lengths).astype(np.int64)
+
+
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct consecutive keys and how many rows each run has."""
+    if len(keys) == 0:
+        return np.array([], dtype=object), np.array([], dtype=np.int64)
+    change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    lengths = np.diff(np.concatenate([starts, [len(keys)]])).astype(np.int64)
+    return keys[starts], lengths
+
+
+# --- scaling: fit / apply / invert ---------------------------------------------------------
+
+
+def fit_scaler(panel: Panel, n_fit: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-series (loc, scale) from each series' first `n_fit[i]` values only.
+
+    Fitting on the training part alone keeps validation and future values out of the scaler.
+    A constant series gets scale 1 so nothing divides by zero.
+    """
+    n_series = len(panel.ids)
+    if kind == "none":
+        return np.zeros(n_series), np.ones(n_series)
+    rows = panel.series_of_rows()
+    position = np.arange(len(panel.values)) - np.repeat(panel.offsets, panel.lengths)
+    used = position < np.repeat(n_fit, panel.lengths)
+    counts = np.bincount(rows[used], minlength=n_series).astype(np.float64)
+    sums = np.bincount(rows[used], weights=panel.values[used], minlength=n_series)
+    loc = sums / np.maximum(counts, 1)
+    dev = panel.values[used] - loc[rows[used]]
+    var = np.bincount(rows[used], weights=dev * dev, minlength=n_series) / np.maximum(counts, 1)
+    scale = np.sqrt(var)
+    scale[~(scale > 1e-8 * np.maximum(np.abs(loc), 1.0))] = 1.0
+    return loc, scale
+
+
+def apply_scaler(panel: Panel, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """[N] scaled values of every series, float32 for the network."""
+    rows = panel.series_of_rows()
+    return ((panel.values - loc[rows]) / scale[rows]).astype(np.float32)
+
+
+def invert_scaler(y: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """y[B, H] in scaled units of series loc[B], scale[B] -> original units."""
+    return y * scale[:, None] + loc[:, None]
+
+
+# --- windows ---------------------------------------------------------------------------------
+
+
+def window_ends(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (series, end) with lo[s] <= end <= hi[s]; `end` is exclusive and series-relative."""
+    counts = np.maximum(hi - lo + 1, 0)
+    series = np.repeat(np.arange(len(lo)), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    ends = np.repeat(lo, counts) + (np.arange(counts.sum()) - first)
+    return series, ends.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Window start indices into the panel for training and validation, and their series."""
+
+    train_starts: np.ndarray  # [Wt] int64
+    train_series: np.ndarray  # [Wt] int64
+    val_starts: np.ndarray  # [Wv] int64
+    val_series: np.ndarray  # [Wv] int64
+    n_fit: np.ndarray  # [S] points of each series before its validation part
+
+
+def split_windows(panel: Panel, lookback: int, horizon: int, val_size: int) -> Split:
+    """Training windows lie wholly before each series' last `val_size` points; validation
+    windows have their whole horizon inside them (val_size - horizon + 1 per series)."""
+    width = lookback + horizon
+    n_fit = panel.lengths - val_size
+    tr_series, tr_ends = window_ends(np.full_like(n_fit, width), n_fit)
+    if val_size:
+        va_series, va_ends = window_ends(n_fit + horizon, panel.lengths)
+        va_ends_ok = va_ends >= width
+        va_series, va_ends = va_series[va_ends_ok], va_ends[va_ends_ok]
+    else:
+        va_series, va_ends = np.empty(0, np.int64), np.empty(0, np.int64)
+    return Split(
+        train_starts=panel.offsets[tr_series] + tr_ends - width,
+        train_series=tr_series,
+        val_starts=panel.offsets[va_series] + va_ends - width,
+        val_series=va_series,
+        n_fit=n_fit,
+    )
+
+
+def gather(values: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """[B, width] windows of `values` beginning at `starts` (one fancy-index gather)."""
+    return values[starts[:, None] + np.arange(width)]
+
+
+def last_starts(panel: Panel, lookback: int) -> np.ndarray:
+    """Start index of the last `lookback` points of every series."""
+    return panel.offsets + panel.lengths - lookback

@@ -1,0 +1,56 @@
+"""Shared fixtures: small synthetic series written as CSV files in every layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples" / "data"
+# Tiny, fast training settings for tests that check behaviour, not accuracy.
+FAST = ["--hidden-size", "8", "--layers", "1", "--epochs", "3", "--quiet"]
+
+
+def seasonal(n: int, period: int = 12, trend: float = 0.05, noise: float = 0.1, seed: int = 0):
+    """A clean seasonal series with a gentle trend: easy to beat seasonal naive on."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 10 + 3 * np.sin(2 * np.pi * t / period) + trend * t + noise * rng.standard_normal(n)
+
+
+def long_frame(n_series: int = 3, n: int = 60, freq: str = "MS", start: str = "2000-01-01"):
+    ds = pd.date_range(start, periods=n, freq=freq)
+    return pd.concat(
+        [
+            pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": seasonal(n, seed=i) + 5 * i})
+            for i in range(n_series)
+        ],
+        ignore_index=True,
+    )
+
+
+@pytest.fixture
+def long_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "long.csv"
+    long_frame().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def single_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "single.csv"
+    ds = pd.date_range("2000-01-01", periods=60, freq="MS")
+    pd.DataFrame({"date": ds.strftime("%Y-%m-%d"), "sales": seasonal(60)}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def wide_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "wide.csv"
+    ds = pd.date_range("2000-01-01", periods=60, freq="MS")
+    frame = pd.DataFrame({"month": ds, "a": seasonal(60, seed=1), "b": seasonal(60, seed=2) * 3})
+    frame.to_csv(path, index=False)
+    return path

@@ -1,0 +1,194 @@
+"""What a user sees: the commands end to end, exit codes, stdout vs stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import EXAMPLES, FAST, long_frame
+from typer.testing import CliRunner
+
+from rnnforecast import __version__
+from rnnforecast.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_version_and_help():
+    result = invoke("--version")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"rnnforecast {__version__}\n"
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "train" in result.stdout and "predict" in result.stdout
+    assert "Exit codes" in result.stdout
+    result = invoke("train", "--help")
+    assert result.exit_code == 0
+    assert "--hidden-size" in result.stdout and "--clip-norm" in result.stdout
+
+
+def _modules_after(args: list[str]) -> set[str]:
+    code = (
+        "import sys\nfrom rnnforecast.cli import main\n"
+        f"sys.argv = ['rnnforecast', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "heavy = ('torch', 'pandas', 'numpy')\n"
+        "sys.stderr.write(repr(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(eval(done.stderr.strip().splitlines()[-1]))
+
+
+def test_help_and_version_do_not_import_torch():
+    assert _modules_after(["--help"]) == set()
+    assert _modules_after(["--version"]) == set()
+    assert "torch" not in _modules_after(["train", "--help"])
+
+
+def test_python_dash_m():
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnforecast", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"rnnforecast {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("cell", "activation"), [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
+)
+def test_train_then_predict_every_cell(tmp_path, long_csv, cell, activation):
+    model = tmp_path / "model"
+    result = invoke(
+        "train",
+        long_csv,
+        "--out",
+        model,
+        "--cell",
+        cell,
+        "--activation",
+        activation,
+        "--horizon",
+        6,
+        *FAST,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""  # --quiet, and data never goes to stdout from train
+    assert {p.name for p in model.iterdir()} == {
+        "config.yaml", "weights.safetensors", "series.json", "tail.csv", "history.csv",
+        "metrics.json", "manifest.json",
+    }  # fmt: skip
+    result = invoke("predict", "--model", model, "--quiet")
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    assert out.columns.tolist() == ["unique_id", "ds", "y_hat"]
+    assert out.groupby("unique_id").size().to_dict() == {"s0": 6, "s1": 6, "s2": 6}
+    assert out["ds"].iloc[0] == "2005-01-01"  # the month after the last of 60 from 2000-01
+    assert np.isfinite(out["y_hat"]).all()
+
+
+def test_airpassengers_end_to_end(tmp_path, monkeypatch):
+    """The README's job: 12 monthly forecasts for 1961, finite, in passengers."""
+    monkeypatch.chdir(tmp_path)
+    data = EXAMPLES / "airpassengers.csv"
+    result = invoke("train", data, "--horizon", 12, "--out", "model", *FAST)
+    assert result.exit_code == 0, result.output
+    result = invoke("predict", "--model", "model", "--out", "forecast.csv", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forecast.csv", "model"]  # no clutter
+    out = pd.read_csv("forecast.csv")
+    assert out["ds"].tolist() == [f"1961-{m:02d}-01" for m in range(1, 13)]
+    assert set(out["unique_id"]) == {"passengers"}
+    assert np.isfinite(out["y_hat"]).all()
+    assert 150 < out["y_hat"].mean() < 1000  # original units (thousands of passengers)
+
+
+def test_multi_series_example(tmp_path):
+    result = invoke("train", EXAMPLES / "visnights.csv", "--out", tmp_path / "m", *FAST)
+    assert result.exit_code == 0, result.output
+    result = invoke("predict", "-m", tmp_path / "m", "-q")
+    out = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    sizes = out.groupby("unique_id").size()
+    assert len(sizes) == 20 and (sizes == 8).all()  # quarterly default horizon
+    assert out["ds"].iloc[0] == "2017-01-01"
+
+
+def test_seed_gives_identical_weights_and_forecasts(tmp_path, long_csv):
+    outputs = []
+    for run in ("a", "b"):
+        model = tmp_path / run
+        result = invoke("train", long_csv, "--out", model, "--seed", 7, "--horizon", 6, *FAST)
+        assert result.exit_code == 0, result.output
+        forecast = tmp_path / f"{run}.csv"
+        assert invoke("predict", "-m", model, "-o", forecast, "-q").exit_code == 0
+        outputs.append(((model / "weights.safetensors").read_bytes(), forecast.read_bytes()))
+    assert outputs[0] == outputs[1]
+    other = invoke("train", long_csv, "--out", tmp_path / "c", "--seed", 8, "--horizon", 6, *FAST)
+    assert other.exit_code == 0
+    assert (tmp_path / "c" / "weights.safetensors").read_bytes() != outputs[0][0]
+
+
+def test_predict_from_newer_data_and_new_series(tmp_path, long_csv):
+    model = tmp_path / "model"
+    assert invoke("train", long_csv, "--out", model, "--horizon", 6, *FAST).exit_code == 0
+    newer = long_frame(n_series=3, n=72)  # a year more of the same series
+    extra = long_frame(n_series=1, n=50).assign(unique_id="brand_new")
+    path = tmp_path / "newer.csv"
+    pd.concat([newer, extra]).to_csv(path, index=False)
+    result = invoke("predict", path, "-m", model)
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    first = out.groupby("unique_id")["ds"].first().to_dict()
+    assert first == {
+        "brand_new": "2004-03-01",
+        "s0": "2006-01-01",
+        "s1": "2006-01-01",
+        "s2": "2006-01-01",
+    }
+    assert "1 series not seen in training" in result.stderr
+
+
+def test_json_summary_is_the_only_stdout(tmp_path, long_csv):
+    result = invoke("train", long_csv, "--out", tmp_path / "m", "--json", "--horizon", 6, *FAST)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["command"] == "train" and doc["series"] == 3
+    assert set(doc["metrics"]["model"]) == {"mae", "rmse", "smape", "mase"}
+    result = invoke("predict", "-m", tmp_path / "m", "-o", tmp_path / "f.csv", "--json")
+    assert json.loads(result.stdout)["rows"] == 18
+
+
+def test_progress_lines_go_to_stderr(tmp_path, long_csv):
+    result = invoke("train", long_csv, "--out", tmp_path / "m", "--epochs", 2, "--hidden-size", 4)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "epoch 1/2" in result.stderr and "epoch 2/2" in result.stderr
+    assert "\x1b[" not in result.stderr  # no ANSI codes without a terminal
+    assert "lookback 36, horizon 12, validation 12" in result.stderr
+
+
+def test_bad_input_exits_2_without_traceback(tmp_path):
+    result = invoke("train", tmp_path / "missing.csv", "--out", tmp_path / "m")
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {tmp_path / 'missing.csv'}: no such file; check the path\n"
+    assert not (tmp_path / "m").exists()
+
+
+def test_unknown_cell_exits_2(tmp_path, long_csv):
+    result = invoke("train", long_csv, "--cell", "lsmt", "--out", tmp_path / "m")
+    assert result.exit_code == 2
+    assert "did you mean 'lstm'?" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_missing_model_directory(tmp_path):
+    result = invoke("predict", "-m", tmp_path / "nope")
+    assert result.exit_code == 2
+    assert "model directory does not exist" in result.stderr

@@ -1,0 +1,90 @@
+"""Config: defaults, YAML round trip, precedence, and errors that name the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from rnnforecast.config import Config, help_text, key_sections
+from rnnforecast.errors import RnnForecastError
+
+
+def test_yaml_round_trip_is_lossless():
+    cfg = Config().with_overrides(
+        {"cell": "gru", "hidden_size": 32, "target": "a,b", "lr": 0.01, "residual": True}
+    )
+    assert Config.from_yaml(cfg.to_yaml()) == cfg
+    assert Config.from_yaml(cfg.to_yaml(comments=True)) == cfg
+    assert Config.from_yaml(Config().to_yaml()) == Config()
+
+
+def test_commented_yaml_explains_every_key():
+    text = Config().to_yaml(comments=True)
+    for key in key_sections():
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{key}:"))
+        assert "#" in line
+
+
+def test_keys_are_unique_across_sections():
+    sections = [getattr(Config(), f.name) for f in dataclasses.fields(Config)]
+    names = [f.name for s in sections for f in dataclasses.fields(s)]
+    assert len(names) == len(set(names))
+
+
+def test_precedence_flag_over_file_over_default(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("model:\n  cell: gru\n  hidden_size: 16\ntrain:\n  lr: 0.5\n")
+    cfg = Config.load(path, {"hidden_size": 8})
+    assert cfg.model.cell == "gru"  # from the file
+    assert cfg.model.hidden_size == 8  # the flag wins
+    assert cfg.train.lr == 0.5
+    assert cfg.train.epochs == Config().train.epochs  # the default
+
+
+def test_unknown_key_names_the_closest():
+    with pytest.raises(RnnForecastError) as err:
+        Config.from_yaml("model:\n  hiden_size: 3\n", where="cfg.yaml")
+    assert "unknown key 'hiden_size'; did you mean 'hidden_size'?" in str(err.value)
+    assert str(err.value).startswith("cfg.yaml: model:")
+
+
+def test_unknown_section():
+    with pytest.raises(RnnForecastError, match="unknown key 'modle'; did you mean 'model'"):
+        Config.from_yaml("modle:\n  cell: gru\n")
+
+
+def test_bad_yaml_names_the_line():
+    with pytest.raises(RnnForecastError) as err:
+        Config.from_yaml("model:\n  cell: gru\n   layers: 3\n", where="cfg.yaml")
+    assert str(err.value) == (
+        "cfg.yaml: line 3: mapping values are not allowed here; fix the YAML syntax"
+    )
+
+
+def test_choice_error_suggests():
+    with pytest.raises(RnnForecastError) as err:
+        Config().with_overrides({"cell": "lsmt"})
+    assert str(err.value) == "model.cell: 'lsmt' is not one of rnn, lstm, gru; did you mean 'lstm'?"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("horizon", 0, "window.horizon: 0 is too small; use a value >= 1"),
+        ("lookback", -3, "window.lookback: -3 is too small; use a value >= 1"),
+        ("horizon", 10**9, "window.horizon: 1000000000 is absurdly large; use <= 100000"),
+        ("dropout", 1.0, "model.dropout: 1.0 must be in [0, 1)"),
+        ("layers", "two", "option: layers must be of type int, got 'two'"),
+    ],
+)
+def test_bad_values(key, value, message):
+    with pytest.raises(RnnForecastError) as err:
+        Config().with_overrides({key: value})
+    assert str(err.value) == message
+
+
+def test_help_text_shows_default():
+    assert help_text("lr").endswith("[default: 0.001]")
+    assert help_text("residual").endswith("[default: false]")
+    assert help_text("horizon").endswith("[default: unset]")

@@ -1,0 +1,200 @@
+"""Loading: layouts, column detection, frequency, timestamps and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnnforecast.config import DataConfig
+from rnnforecast.data import default_horizon, load, normalize_freq, season_length
+from rnnforecast.errors import RnnForecastError
+from rnnforecast.forecast import future_times
+
+
+def write(tmp_path, text: str, name: str = "d.csv", encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_long_layout(long_csv):
+    loaded = load(long_csv, DataConfig())
+    assert loaded.schema.layout == "long"
+    assert loaded.schema.id_col == "unique_id"
+    assert loaded.schema.freq == "MS"
+    assert loaded.frame.columns.tolist() == ["unique_id", "ds", "y"]
+    assert loaded.frame.groupby("unique_id").size().tolist() == [60, 60, 60]
+
+
+def test_single_layout_detects_columns(single_csv):
+    loaded = load(single_csv, DataConfig())
+    s = loaded.schema
+    assert (s.layout, s.time_col, s.target, s.id_col) == ("single", "date", ("sales",), None)
+    assert set(loaded.frame["unique_id"]) == {"sales"}  # the series is named after its column
+
+
+def test_wide_layout_needs_targets(wide_csv):
+    with pytest.raises(RnnForecastError) as err:
+        load(wide_csv, DataConfig())
+    assert "numeric columns a, b" in str(err.value)
+    assert "--target" in str(err.value)
+    loaded = load(wide_csv, DataConfig(target=("a", "b")))
+    assert loaded.schema.layout == "wide"
+    assert loaded.schema.time_col == "month"  # the one date-like column
+    assert loaded.frame.groupby("unique_id").size().to_dict() == {"a": 60, "b": 60}
+
+
+def test_extra_numeric_columns_are_ignored(tmp_path):
+    path = write(
+        tmp_path, "unique_id,ds,y,temp\na,2020-01-01,1,5\na,2020-01-02,2,6\na,2020-01-03,3,7\n"
+    )
+    loaded = load(path, DataConfig())
+    assert loaded.frame["y"].tolist() == [1.0, 2.0, 3.0]
+    assert loaded.schema.freq == "D"
+
+
+def test_explicit_columns(tmp_path):
+    text = "when,store,units,price\n" + "".join(
+        f"2020-01-{d:02d},{s},{d * 2},{d}\n" for s in ("x", "y") for d in range(1, 8)
+    )
+    path = write(tmp_path, text)
+    loaded = load(path, DataConfig(time_col="when", id_col="store", target=("units",)))
+    assert loaded.schema.layout == "long"
+    assert loaded.frame.groupby("unique_id")["y"].sum().tolist() == [56.0, 56.0]
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_other_delimiters_are_sniffed(tmp_path, sep):
+    rows = [f"2020-01-0{d}{sep}{d}" for d in range(1, 8)]
+    path = write(tmp_path, f"ds{sep}y\n" + "\n".join(rows) + "\n")
+    assert load(path, DataConfig()).frame["y"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+
+
+def test_bom_and_latin1(tmp_path):
+    body = "".join(f"2020-01-0{d},{d}\n" for d in range(1, 8))
+    bom = write(tmp_path, "\ufeffds,y\n" + body, "bom.csv")
+    assert load(bom, DataConfig()).schema.time_col == "ds"
+    latin = write(tmp_path, "ds,y,café\n" + body.replace("\n", ",é\n"), "l.csv", "latin-1")
+    loaded = load(latin, DataConfig(target=("y",)))
+    assert any("latin-1" in n for n in loaded.notes)
+
+
+def test_unsorted_rows_are_sorted_and_reported(tmp_path):
+    path = write(tmp_path, "ds,y\n2020-01-03,3\n2020-01-01,1\n2020-01-02,2\n")
+    loaded = load(path, DataConfig())
+    assert loaded.frame["y"].tolist() == [1.0, 2.0, 3.0]
+    assert any("sorted" in n for n in loaded.notes)
+
+
+def test_gap_is_an_error_or_filled(tmp_path):
+    path = write(tmp_path, "ds,y\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n2020-01-05,5\n")
+    with pytest.raises(RnnForecastError) as err:
+        load(path, DataConfig(freq="D"))
+    assert "gap after 2020-01-03" in str(err.value) and "--fill" in str(err.value)
+    filled = load(path, DataConfig(freq="D", fill="interpolate"))
+    assert filled.frame["y"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert load(path, DataConfig(freq="D", fill="ffill")).frame["y"].tolist()[3] == 3.0
+    assert load(path, DataConfig(freq="D", fill="zero")).frame["y"].tolist()[3] == 0.0
+
+
+def test_gaps_do_not_stop_frequency_inference(tmp_path):
+    ds = pd.date_range("2000-01-01", periods=30, freq="MS").delete([10, 20])
+    path = tmp_path / "g.csv"
+    pd.DataFrame({"ds": ds, "y": np.arange(len(ds))}).to_csv(path, index=False)
+    assert len(load(path, DataConfig(fill="ffill")).frame) == 30
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ds,y\n2020-01-01,1\n2020-01-02,abc\n", "column 'y': 'abc' at line 3 is not a number"),
+        ("ds,y\n2020-01-01,1\nnot-a-date,2\n", "column 'ds': 'not-a-date' at line 3 is not a date"),
+        ("ds,y\n2020-01-01,1\n2020-01-01,2\n", "duplicate time 2020-01-01 00:00:00 (lines 2, 3)"),
+        ("ds,y\n2020-01-01,1\n2020-01-02,inf\n", "column 'y': inf at line 3"),
+        ("a,b\nx,1\n", "no time column found"),
+        ("ds,date,y\n2020-01-01,2020-01-01,1\n", "several time columns (ds, date)"),
+        ("ds,y\n", "has a header but no data rows"),
+    ],
+)
+def test_errors_name_the_place(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(RnnForecastError) as err:
+        load(path, DataConfig())
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(RnnForecastError, match="no such file"):
+        load(tmp_path / "nope.csv", DataConfig())
+    with pytest.raises(RnnForecastError, match="is a directory"):
+        load(tmp_path, DataConfig())
+
+
+@pytest.mark.parametrize(
+    ("alias", "dates", "expected"),
+    [
+        ("M", ["2020-01-01", "2020-02-01"], "MS"),
+        ("M", ["2020-01-31", "2020-02-29"], "ME"),
+        ("ME", None, "ME"),
+        ("MS", None, "MS"),
+        ("H", None, "h"),
+        ("h", None, "h"),
+        ("T", None, "min"),
+        ("30T", None, "30min"),
+        ("Q", ["2020-01-01", "2020-04-01"], "QS"),
+        ("A", ["2020-12-31"], "YE"),
+        ("D", None, "D"),
+        ("W-SUN", None, "W-SUN"),
+    ],
+)
+def test_frequency_aliases_old_and_new(alias, dates, expected):
+    ds = pd.Series(pd.to_datetime(dates)) if dates else None
+    assert normalize_freq(alias, ds) == expected
+
+
+def test_unknown_frequency():
+    with pytest.raises(RnnForecastError, match="unknown frequency 'fortnightly'"):
+        normalize_freq("fortnightly")
+
+
+@pytest.mark.parametrize(
+    ("freq", "last", "expected"),
+    [
+        ("MS", "1960-12-01", ["1961-01-01", "1961-02-01", "1961-03-01"]),
+        ("ME", "2020-01-31", ["2020-02-29", "2020-03-31", "2020-04-30"]),
+        ("D", "2020-02-28", ["2020-02-29", "2020-03-01", "2020-03-02"]),
+        ("h", "2020-01-01 23:00", ["2020-01-02 00:00", "2020-01-02 01:00", "2020-01-02 02:00"]),
+        ("30min", "2020-01-01 23:00", ["2020-01-01 23:30", "2020-01-02 00:00", "2020-01-02 00:30"]),
+        ("QS-JAN", "2016-10-01", ["2017-01-01", "2017-04-01", "2017-07-01"]),
+        ("W-SUN", "2020-01-05", ["2020-01-12", "2020-01-19", "2020-01-26"]),
+    ],
+)
+def test_future_timestamps(freq, last, expected):
+    got = future_times(np.array([np.datetime64(pd.Timestamp(last))]), 3, freq)
+    assert [pd.Timestamp(t) for t in got[0]] == [pd.Timestamp(t) for t in expected]
+
+
+@pytest.mark.parametrize(
+    ("freq", "season", "horizon"),
+    [("MS", 12, 12), ("QS-JAN", 4, 8), ("D", 7, 14), ("h", 24, 24), ("30min", 48, 48),
+     ("W-SUN", 52, 13), ("YS-JAN", 1, 6), ("min", 60, 60)],
+)  # fmt: skip
+def test_seasons_and_horizons_from_frequency(freq, season, horizon):
+    assert season_length(freq) == season
+    assert default_horizon(freq, season) == horizon
+
+
+def test_frequency_inferred_for_common_data(tmp_path):
+    for freq, expected in [
+        ("MS", "MS"),
+        ("QS", "QS-JAN"),
+        ("D", "D"),
+        ("h", "h"),
+        ("30min", "30min"),
+    ]:
+        ds = pd.date_range("2020-01-01", periods=12, freq=freq)
+        path = tmp_path / f"{freq}.csv"
+        pd.DataFrame({"ds": ds, "y": np.arange(12.0)}).to_csv(path, index=False)
+        assert load(path, DataConfig()).schema.freq == expected

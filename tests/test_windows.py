@@ -1,0 +1,120 @@
+"""Windows and scaling against hand-made arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rnnforecast.windows import (
+    Panel,
+    apply_scaler,
+    fit_scaler,
+    gather,
+    invert_scaler,
+    last_starts,
+    split_windows,
+)
+
+
+def make_panel(*series: list[float]) -> Panel:
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": f"s{i}", "ds": np.arange(len(v)), "y": np.asarray(v, float)})
+            for i, v in enumerate(series)
+        ],
+        ignore_index=True,
+    )
+    return Panel.from_frame(frame)
+
+
+def test_panel_offsets_and_lengths():
+    panel = make_panel([1, 2, 3], [10, 20, 30, 40])
+    assert panel.ids.tolist() == ["s0", "s1"]
+    assert panel.offsets.tolist() == [0, 3]
+    assert panel.lengths.tolist() == [3, 4]
+    assert panel.values.tolist() == [1, 2, 3, 10, 20, 30, 40]
+
+
+def test_split_windows_by_hand():
+    # one series 0..9, lookback 3, horizon 2, validation 2:
+    # training windows end (exclusive) at 5..8, i.e. start at 0..3; validation window starts at 5
+    panel = make_panel(list(range(10)))
+    split = split_windows(panel, lookback=3, horizon=2, val_size=2)
+    assert split.train_starts.tolist() == [0, 1, 2, 3]
+    assert split.val_starts.tolist() == [5]
+    windows = gather(panel.values, split.train_starts, 5)
+    assert windows.tolist() == [[0, 1, 2, 3, 4], [1, 2, 3, 4, 5], [2, 3, 4, 5, 6], [3, 4, 5, 6, 7]]
+    val = gather(panel.values, split.val_starts, 5)
+    assert val.tolist() == [[5, 6, 7, 8, 9]]  # its horizon (8, 9) is exactly the held-out part
+
+
+def test_split_windows_across_series_never_mix():
+    panel = make_panel(list(range(6)), list(range(100, 108)))
+    split = split_windows(panel, lookback=2, horizon=1, val_size=1)
+    windows = gather(panel.values, split.train_starts, 3)
+    for w, s in zip(windows, split.train_series, strict=True):
+        assert (w >= 100).all() == (s == 1)
+        assert np.all(np.diff(w) == 1)  # consecutive points of one series
+    assert split.train_series.tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
+    assert gather(panel.values, split.val_starts, 3).tolist() == [[3, 4, 5], [105, 106, 107]]
+
+
+def test_validation_longer_than_horizon_gives_several_windows():
+    panel = make_panel(list(range(20)))
+    split = split_windows(panel, lookback=4, horizon=2, val_size=6)
+    assert len(split.val_starts) == 6 - 2 + 1
+    assert all(gather(panel.values, split.val_starts, 6)[:, 4:].min(axis=1) >= 14)
+
+
+def test_no_validation():
+    panel = make_panel(list(range(10)))
+    split = split_windows(panel, lookback=3, horizon=2, val_size=0)
+    assert len(split.val_starts) == 0
+    assert split.train_starts.tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_scaler_round_trip_is_exact():
+    panel = make_panel([1.0, 5.0, 9.0, 2.0], [100.0, 300.0, 200.0])
+    loc, scale = fit_scaler(panel, panel.lengths, "standard")
+    scaled = apply_scaler(panel, loc, scale).astype(np.float64)
+    np.testing.assert_allclose(loc, [4.25, 200.0])
+    np.testing.assert_allclose(scale, [np.std([1, 5, 9, 2]), np.std([100, 300, 200])])
+    back = invert_scaler(scaled[panel.offsets[0] : 4][None, :], loc[:1], scale[:1])
+    np.testing.assert_allclose(back[0], [1.0, 5.0, 9.0, 2.0], rtol=1e-6)
+
+
+def test_constant_series_does_not_divide_by_zero():
+    panel = make_panel([7.0] * 5)
+    loc, scale = fit_scaler(panel, panel.lengths, "standard")
+    assert scale.tolist() == [1.0]
+    assert np.all(np.isfinite(apply_scaler(panel, loc, scale)))
+
+
+def test_scaler_ignores_validation_values():
+    """No look-ahead: changing the held-out values changes nothing in the fitted scaler."""
+    a = make_panel([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    b = make_panel([1.0, 2.0, 3.0, 4.0, 500.0, -60.0])
+    split = split_windows(a, lookback=2, horizon=2, val_size=2)
+    assert split.n_fit.tolist() == [4]
+    fa, fb = fit_scaler(a, split.n_fit, "standard"), fit_scaler(b, split.n_fit, "standard")
+    np.testing.assert_array_equal(fa[0], fb[0])
+    np.testing.assert_array_equal(fa[1], fb[1])
+
+
+def test_scaler_none_is_identity():
+    panel = make_panel([3.0, 4.0])
+    loc, scale = fit_scaler(panel, panel.lengths, "none")
+    assert apply_scaler(panel, loc, scale).tolist() == [3.0, 4.0]
+
+
+def test_last_starts_point_at_the_latest_window():
+    panel = make_panel(list(range(5)), list(range(10, 17)))
+    assert gather(panel.values, last_starts(panel, 3), 3).tolist() == [[2, 3, 4], [14, 15, 16]]
+
+
+def test_select_keeps_series_contiguous():
+    panel = make_panel([1, 2], [3, 4, 5], [6])
+    kept = panel.select(np.array([True, False, True]))
+    assert kept.ids.tolist() == ["s0", "s2"]
+    assert kept.values.tolist() == [1, 2, 6]
+    assert kept.offsets.tolist() == [0, 2]
