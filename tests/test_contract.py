@@ -34,7 +34,7 @@ def test_cell_contract(tmp_path, series_csv, cell, activation):
 
     # it learns: the loss falls, and it beats seasonal naive on the held-out horizon
     assert rows[-1]["train_loss"] < 0.5 * rows[0]["train_loss"]
-    scores = result.metrics
+    scores = result.model.metrics
     assert scores["model"]["mase"] < 0.8 * scores["seasonal_naive"]["mase"]
 
     # save -> load: forecasting the validation window again, from the model directory and the
@@ -49,5 +49,5 @@ def test_cell_contract(tmp_path, series_csv, cell, activation):
         assert mae == pytest.approx(scores["model"]["mae"], rel=1e-5)
 
     loaded = artifact.load(tmp_path / "model")
-    assert loaded.config == result.config
+    assert loaded.config == result.model.config
     assert loaded.config.model.cell == cell

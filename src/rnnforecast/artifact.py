@@ -14,6 +14,7 @@ manifest is checked on load, so a truncated, edited or foreign directory is refu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -36,36 +37,30 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class Artifact:
-    """A loaded model directory."""
+    """A trained model: in memory after training (path None), or loaded from its directory."""
 
-    path: Path
     config: Config
     weights: dict[str, np.ndarray]
     series: dict[str, list]  # unique_id, loc, scale, first_ds, last_ds, length
     tail: pd.DataFrame  # unique_id, ds, y
+    history: pd.DataFrame  # one row per epoch
     metrics: dict[str, Any]
-    manifest: dict[str, Any]
+    path: Path | None = None
+    manifest: dict[str, Any] | None = None
 
 
-def save(
-    out: str | Path,
-    config: Config,
-    weights: dict[str, np.ndarray],
-    series: dict[str, list],
-    tail: pd.DataFrame,
-    history: pd.DataFrame,
-    metrics: dict[str, Any],
-) -> Path:
+def save(art: Artifact, out: str | Path) -> Artifact:
     """Write a complete model directory at `out`, atomically replacing any old one."""
     from safetensors.numpy import save as st_save
 
+    weights = {k: np.ascontiguousarray(v) for k, v in art.weights.items()}
     files = {
-        "config.yaml": config.to_yaml().encode(),
-        "weights.safetensors": st_save({k: np.ascontiguousarray(v) for k, v in weights.items()}),
-        "series.json": _json(series),
-        "tail.csv": tail.to_csv(index=False).encode(),
-        "history.csv": history.to_csv(index=False).encode(),
-        "metrics.json": _json(metrics),
+        "config.yaml": art.config.to_yaml().encode(),
+        "weights.safetensors": st_save(weights),
+        "series.json": _json(art.series),
+        "tail.csv": art.tail.to_csv(index=False).encode(),
+        "history.csv": art.history.to_csv(index=False).encode(),
+        "metrics.json": _json(art.metrics),
     }
     manifest = {
         "format": "rnnforecast-model",
@@ -79,7 +74,7 @@ def save(
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         (tmp / MANIFEST).write_bytes(_json(manifest))
-    return out
+    return dataclasses.replace(art, path=out, manifest=manifest)
 
 
 def load(path: str | Path) -> Artifact:
@@ -105,15 +100,17 @@ def load(path: str | Path) -> Artifact:
                 "replaced); retrain or restore the model directory"
             )
     config = Config.from_yaml(data["config.yaml"].decode(), where=str(path / "config.yaml"))
+    history = data.get("history.csv")
     return Artifact(
-        path=path,
         config=config,
         weights=_weights(data["weights.safetensors"], path),
         series=json.loads(data["series.json"]),
         tail=pd.read_csv(
             io.BytesIO(data["tail.csv"]), dtype={"unique_id": str}, parse_dates=["ds"]
         ),
+        history=pd.read_csv(io.BytesIO(history)) if history else pd.DataFrame(),
         metrics=json.loads(data["metrics.json"]),
+        path=path,
         manifest=manifest,
     )
 

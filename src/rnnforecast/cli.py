@@ -123,14 +123,14 @@ def train(
             print_json(
                 {
                     "command": "train",
-                    "model_dir": str(result.out),
+                    "model_dir": str(result.model.path),
                     "series": result.n_series,
                     "best_epoch": result.history.best_epoch,
                     "epochs_run": len(result.history.rows),
                     "stop_reason": result.history.stop_reason,
                     "seconds": round(result.seconds, 3),
-                    "metrics": result.metrics,
-                    "config": result.config.to_dict(),
+                    "metrics": result.model.metrics,
+                    "config": result.model.config.to_dict(),
                     "notes": result.notes,
                 }
             )

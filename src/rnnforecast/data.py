@@ -42,6 +42,7 @@ class Loaded:
     frame: pd.DataFrame  # unique_id: str, ds: datetime64, y: float64
     schema: Schema
     notes: tuple[str, ...]
+    source: str  # the file it came from, for messages
 
 
 def load(path: str | Path, cfg: DataConfig) -> Loaded:
@@ -55,7 +56,7 @@ def load(path: str | Path, cfg: DataConfig) -> Loaded:
     frame["y"] = _parse_target(frame["y"], lines, frame["_col"], path)
     frame, freq, more = _regularise(frame.drop(columns="_col"), cfg, path)
     schema = Schema(layout=layout, time_col=time_col, target=targets, id_col=id_col, freq=freq)
-    return Loaded(frame=frame, schema=schema, notes=tuple(notes + more))
+    return Loaded(frame=frame, schema=schema, notes=tuple(notes + more), source=str(path))
 
 
 def read_csv(path: Path, id_col: str = ID_NAME) -> tuple[pd.DataFrame, list[str]]:

@@ -36,10 +36,8 @@ LOOKBACK_CAP = 336  # longest default input window (a week of half-hours is 336)
 
 @dataclass
 class TrainResult:
-    out: Path
-    config: Config
+    model: artifact.Artifact  # with its path once saved
     history: Any  # train.History
-    metrics: dict[str, Any]
     n_series: int
     n_train_windows: int
     n_val_windows: int
@@ -106,6 +104,19 @@ def train(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train a model on a CSV file and write its model directory at `out`."""
+    loaded = data.load(data_path, cfg.data)
+    result = fit(loaded, cfg, on_note, on_epoch)
+    result.model = artifact.save(result.model, out)
+    return result
+
+
+def fit(
+    loaded: data.Loaded,
+    cfg: Config,
+    on_note: Notify | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train a model on loaded data; the result holds the model in memory, unsaved."""
     started = time.perf_counter()
     notes: list[str] = []
 
@@ -114,7 +125,6 @@ def train(
         if on_note is not None:
             on_note(msg)
 
-    loaded = data.load(data_path, cfg.data)
     for msg in loaded.notes:
         note(msg)
     panel = Panel.from_frame(loaded.frame)
@@ -128,9 +138,9 @@ def train(
     enough = panel.lengths >= need
     if not enough.any():
         raise RnnForecastError(
-            f"{data_path}: every series is shorter than lookback + horizon + validation = {need} "
-            f"points (longest: {int(panel.lengths.max())}); lower --lookback or --horizon, or "
-            "--val-size 0"
+            f"{loaded.source}: every series is shorter than lookback + horizon + validation "
+            f"= {need} points (longest: {int(panel.lengths.max())}); lower --lookback or "
+            "--horizon, or use --val-size 0"
         )
     if not enough.all():
         names = ", ".join(map(str, panel.ids[~enough][:5]))
@@ -141,13 +151,12 @@ def train(
     loc, scale = fit_scaler(panel, split.n_fit, w.scaler)
     values = apply_scaler(panel, loc, scale)[:, None]  # [N, 1]
 
-    from rnnforecast import engine_torch
+    from rnnforecast import engine_torch, train
     from rnnforecast.model import Forecaster
-    from rnnforecast.train import fit
 
     set_seed(cfg.train.seed)
     model = Forecaster(cfg.model, w.horizon, n_inputs=values.shape[1])
-    history = fit(
+    history = train.fit(
         model, values, split.train_starts, split.val_starts, w.lookback, cfg.train, on_epoch
     )
     weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
@@ -165,12 +174,17 @@ def train(
         "last_ds": _first_last(loaded.frame, panel, -1),
         "length": panel.lengths.tolist(),
     }
-    artifact.save(out, cfg, weights, series, tail, pd.DataFrame(history.rows), scores)
-    return TrainResult(
-        out=Path(out),
+    model_art = artifact.Artifact(
         config=cfg,
-        history=history,
+        weights=weights,
+        series=series,
+        tail=tail,
+        history=pd.DataFrame(history.rows),
         metrics=scores,
+    )
+    return TrainResult(
+        model=model_art,
+        history=history,
         n_series=len(panel.ids),
         n_train_windows=len(split.train_starts),
         n_val_windows=len(split.val_starts),

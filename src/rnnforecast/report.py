@@ -76,7 +76,7 @@ class Reporter:
     def train_summary(self, result: Any) -> None:
         if self.quiet:
             return
-        cfg, h = result.config, result.history
+        cfg, h = result.model.config, result.history
         m = cfg.model
         shape = f"{m.cell} {m.layers}x{m.hidden_size}"
         ended = "early stopping" if h.stop_reason == "early_stopping" else "epoch limit"
@@ -85,7 +85,7 @@ class Reporter:
             f"{result.n_val_windows} validation windows) in {result.seconds:.1f} s on {h.device}; "
             f"best epoch {h.best_epoch} of {len(h.rows)} ({ended})"
         )
-        scores = result.metrics
+        scores = result.model.metrics
         names = [k for k in ("model", "naive", "seasonal_naive") if k in scores]
         if names:
             table = Table(title="validation (original units)", title_justify="left")
@@ -95,7 +95,7 @@ class Reporter:
             for metric in ("mae", "rmse", "smape", "mase"):
                 table.add_row(metric.upper(), *(_num(scores[n][metric]) for n in names))
             self.console.print(table)
-        self.note(f"model written to {result.out}")
+        self.note(f"model written to {result.model.path}")
 
     def predict_summary(self, result: Any) -> None:
         n = result.forecasts["unique_id"].nunique()
