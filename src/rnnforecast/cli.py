@@ -1,11 +1,14 @@
 """Command line: parse options, call one pipeline function, render, map errors to exit codes.
 
 pipeline and report are imported inside each command, so `--help` and `--version` never load
-torch, numpy or pandas.
+torch, numpy or pandas. Every setting of config.py becomes a flag of `train` and `backtest` by
+itself (`with_config_options`), so the dataclasses stay the one source of options and defaults.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from rnnforecast import __version__
-from rnnforecast.config import help_text, key_sections
+from rnnforecast.config import flat_fields, help_text
 
 EXIT_CODES = (
     "Exit codes: 0 success; 1 unexpected error (a bug: rerun with --debug and report it); "
@@ -31,13 +34,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-DATA, WINDOW, MODEL, TRAIN = "Data", "Windows", "Model", "Training"
-
-
-def _cfg(key: str, *flags: str, panel: str) -> Any:
-    """An option whose default lives in config.py; None means 'not given on the command line'."""
-    return typer.Option(*flags, help=help_text(key), rich_help_panel=panel, show_default=False)
-
+PANELS = {"data": "Data", "window": "Windows", "model": "Model", "train": "Training"}
+SHORT_FLAGS = {"lookback": "-L", "horizon": "-H"}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail.")]
@@ -45,6 +43,44 @@ Json = Annotated[
     bool, typer.Option("--json", help="Print one JSON summary on stdout and nothing else there.")
 ]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config; flags override it.")
+]
+Engine = Annotated[str, typer.Option(help="auto (numpy on CPU, torch on GPU), numpy or torch.")]
+MaxPlots = Annotated[int, typer.Option(help="Plot at most this many series.")]
+
+
+def with_config_options(func: Callable[..., None]) -> Callable[..., None]:
+    """Give a command one flag per config setting; they reach it as `overrides`, a dict of
+    the flags actually given (None means not given, so the config file or default applies)."""
+    params = []
+    for section, key, kind in flat_fields():
+        flag = "--" + key.replace("_", "-")
+        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+        decls += [SHORT_FLAGS[key]] if key in SHORT_FLAGS else []
+        option = typer.Option(
+            *decls, help=help_text(key), rich_help_panel=PANELS[section], show_default=False
+        )
+        params.append(
+            inspect.Parameter(
+                key,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[kind | None, option],
+            )
+        )
+    keys = {p.name for p in params}
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> None:
+        overrides = {k: kwargs.pop(k) for k in keys}
+        func(**kwargs, overrides={k: v for k, v in overrides.items() if v is not None})
+
+    own = inspect.signature(func, eval_str=True)
+    mine = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own.parameters.values()]
+    at = [p.name for p in mine].index("overrides")  # the flags go where `overrides` stands
+    command.__signature__ = own.replace(parameters=mine[:at] + params + mine[at + 1 :])
+    return command
 
 
 def _version(value: bool) -> None:
@@ -64,51 +100,20 @@ def _main(
 
 
 @app.command()
+@with_config_options
 def train(
     data: Annotated[Path, typer.Argument(help="CSV file: long (unique_id,ds,y), single or wide.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")] = Path(
         "model"
     ),
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="YAML config; flags override it.")
-    ] = None,
-    time_col: Annotated[str | None, _cfg("time_col", "--time-col", panel=DATA)] = None,
-    target: Annotated[str | None, _cfg("target", "--target", panel=DATA)] = None,
-    id_col: Annotated[str | None, _cfg("id_col", "--id-col", panel=DATA)] = None,
-    freq: Annotated[str | None, _cfg("freq", "--freq", panel=DATA)] = None,
-    fill: Annotated[str | None, _cfg("fill", "--fill", panel=DATA)] = None,
-    season: Annotated[int | None, _cfg("season", "--season", panel=DATA)] = None,
-    lookback: Annotated[int | None, _cfg("lookback", "--lookback", "-L", panel=WINDOW)] = None,
-    horizon: Annotated[int | None, _cfg("horizon", "--horizon", "-H", panel=WINDOW)] = None,
-    val_size: Annotated[int | None, _cfg("val_size", "--val-size", panel=WINDOW)] = None,
-    scaler: Annotated[str | None, _cfg("scaler", "--scaler", panel=WINDOW)] = None,
-    cell: Annotated[str | None, _cfg("cell", "--cell", panel=MODEL)] = None,
-    activation: Annotated[str | None, _cfg("activation", "--activation", panel=MODEL)] = None,
-    layers: Annotated[int | None, _cfg("layers", "--layers", panel=MODEL)] = None,
-    hidden_size: Annotated[int | None, _cfg("hidden_size", "--hidden-size", panel=MODEL)] = None,
-    dropout: Annotated[float | None, _cfg("dropout", "--dropout", panel=MODEL)] = None,
-    residual: Annotated[
-        bool | None, _cfg("residual", "--residual/--no-residual", panel=MODEL)
-    ] = None,
-    init: Annotated[str | None, _cfg("init", "--init", panel=MODEL)] = None,
-    norm: Annotated[str | None, _cfg("norm", "--norm", panel=MODEL)] = None,
-    epochs: Annotated[int | None, _cfg("epochs", "--epochs", panel=TRAIN)] = None,
-    batch_size: Annotated[int | None, _cfg("batch_size", "--batch-size", panel=TRAIN)] = None,
-    lr: Annotated[float | None, _cfg("lr", "--lr", panel=TRAIN)] = None,
-    patience: Annotated[int | None, _cfg("patience", "--patience", panel=TRAIN)] = None,
-    clip_norm: Annotated[float | None, _cfg("clip_norm", "--clip-norm", panel=TRAIN)] = None,
-    clip_value: Annotated[float | None, _cfg("clip_value", "--clip-value", panel=TRAIN)] = None,
-    loss: Annotated[str | None, _cfg("loss", "--loss", panel=TRAIN)] = None,
-    seed: Annotated[int | None, _cfg("seed", "--seed", panel=TRAIN)] = None,
-    device: Annotated[str | None, _cfg("device", "--device", panel=TRAIN)] = None,
-    precision: Annotated[str | None, _cfg("precision", "--precision", panel=TRAIN)] = None,
+    config: ConfigFile = None,
+    overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     json_out: Json = False,
     debug: Debug = False,
 ) -> None:
     """Train a model on DATA and write a self-contained model directory."""
-    overrides = {k: v for k, v in locals().items() if k in key_sections() and v is not None}
 
     def job(reporter) -> None:
         from rnnforecast import pipeline
@@ -149,9 +154,7 @@ def predict(
     out: Annotated[
         str, typer.Option("--out", "-o", help="Forecast CSV to write, or - for stdout.")
     ] = "-",
-    engine: Annotated[
-        str, typer.Option(help="auto (numpy on CPU, torch on GPU), numpy or torch.")
-    ] = "auto",
+    engine: Engine = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (torch engine).")] = "auto",
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -196,6 +199,82 @@ def predict(
         reporter.predict_summary(result)
 
     _run(job, quiet or json_out, verbose, debug)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="CSV with the series to score the model on.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")] = Path("model"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")] = Path(
+        "report"
+    ),
+    season: Annotated[
+        int | None, typer.Option(help="Season for MASE; default: the model's.", min=1)
+    ] = None,
+    engine: Engine = "auto",
+    max_plots: MaxPlots = 6,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    json_out: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Score a model on the last horizon of each series of DATA, beside the baselines."""
+
+    def job(reporter) -> None:
+        from rnnforecast import pipeline
+
+        result = pipeline.evaluate_model(data, model, out, season, engine, max_plots)
+        _report_evaluation(reporter, result, json_out)
+
+    _run(job, quiet or json_out, verbose, debug)
+
+
+@app.command()
+@with_config_options
+def backtest(
+    data: Annotated[Path, typer.Argument(help="CSV file: long (unique_id,ds,y), single or wide.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")] = Path(
+        "report"
+    ),
+    config: ConfigFile = None,
+    folds: Annotated[int, typer.Option(help="Number of cut-offs.", min=1)] = 3,
+    step: Annotated[
+        int | None, typer.Option(help="Steps between cut-offs; default: the horizon.", min=1)
+    ] = None,
+    refit: Annotated[
+        bool, typer.Option("--refit/--no-refit", help="Train a model per fold, or only once.")
+    ] = True,
+    max_plots: MaxPlots = 6,
+    overrides: dict[str, Any] | None = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    json_out: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Rolling-origin backtest: train before each cut-off, forecast, score against baselines."""
+
+    def job(reporter) -> None:
+        from rnnforecast import pipeline
+        from rnnforecast.config import Config
+
+        cfg = Config.load(config, overrides)
+        with reporter.epochs(cfg.train.epochs) as on_epoch:
+            result = pipeline.backtest(
+                data, cfg, out, folds, step, refit, max_plots, reporter.note, on_epoch
+            )
+        _report_evaluation(reporter, result, json_out)
+
+    _run(job, quiet or json_out, verbose, debug)
+
+
+def _report_evaluation(reporter, result, json_out: bool) -> None:
+    for message in result.notes:
+        reporter.note(message)
+    if json_out:
+        from rnnforecast.report import print_json
+
+        print_json(result.document)
+    reporter.evaluation_summary(result)
 
 
 def _run(job: Callable[[Any], None], quiet: bool, verbose: bool, debug: bool) -> None:

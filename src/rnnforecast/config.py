@@ -263,6 +263,19 @@ def key_sections() -> dict[str, str]:
     }
 
 
+def flat_fields() -> list[tuple[str, str, type]]:
+    """(section, key, value type) of every setting, in declaration order; tuples become str
+    (comma-separated on the command line)."""
+    out = []
+    for section, cls in _section_classes().items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]
+            base = args[0] if args else hints[f.name]
+            out.append((section, f.name, str if typing.get_origin(base) is tuple else base))
+    return out
+
+
 def help_text(key: str) -> str:
     """The help line of a flat key with its default, for CLI options."""
     cls = _section_classes()[key_sections()[key]]

@@ -96,6 +96,12 @@ def _frame(ids: np.ndarray, last_ds: np.ndarray, y: np.ndarray, freq: str) -> pd
     )
 
 
+def format_time(ts: pd.Timestamp) -> str:
+    """One timestamp as ISO text, the date alone when it is midnight."""
+    ts = pd.Timestamp(ts)
+    return ts.strftime("%Y-%m-%d") if ts.tz is None and ts == ts.normalize() else str(ts)
+
+
 def format_times(ds: pd.Series) -> pd.Series:
     """ISO text: dates alone when every time is midnight, else date and time."""
     if ds.dt.tz is None and (ds.dt.normalize() == ds).all():

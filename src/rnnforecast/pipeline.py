@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnnforecast import artifact, data, forecast, metrics
+from rnnforecast import __version__, artifact, data, evaluate, forecast, metrics, report
 from rnnforecast.config import Config
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.fsutil import atomic_write
@@ -46,6 +46,15 @@ class TrainResult:
 
 
 @dataclass
+class EvaluateResult:
+    document: dict[str, Any]  # metrics.json
+    backtest: evaluate.Backtest
+    out: Path
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PredictResult:
     forecasts: pd.DataFrame
     csv: str
@@ -64,9 +73,10 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def resolve(cfg: Config, loaded: data.Loaded, lengths: np.ndarray) -> Config:
+def resolve(cfg: Config, loaded: data.Loaded, lengths: np.ndarray, reserve: int = 0) -> Config:
     """Fill every unset size from the data: detected columns, frequency, season, horizon,
-    lookback and validation size, so the saved config alone can rebuild the run."""
+    lookback and validation size, so the saved config alone can rebuild the run. `reserve`
+    points per series are kept back (a backtest's folds) when fitting the default lookback."""
     schema = loaded.schema
     season = cfg.data.season or data.season_length(schema.freq)
     horizon = cfg.window.horizon or data.default_horizon(schema.freq, season)
@@ -79,7 +89,8 @@ def resolve(cfg: Config, loaded: data.Loaded, lengths: np.ndarray) -> Config:
     lookback = cfg.window.lookback
     if lookback is None:
         lookback = min(max(2 * horizon, 3 * season), LOOKBACK_CAP)
-        lookback = max(1, min(lookback, int(lengths.max()) - horizon - val_size))
+        room = int(lengths.max()) - reserve - horizon - val_size
+        lookback = max(1, min(lookback, room))
     return dataclasses.replace(
         cfg,
         data=dataclasses.replace(
@@ -265,3 +276,81 @@ def predict(
         seconds=time.perf_counter() - started,
         notes=notes,
     )
+
+
+def evaluate_model(
+    data_path: str | Path,
+    model_dir: str | Path,
+    out: str | Path,
+    season: int | None = None,
+    engine: str = "auto",
+    max_plots: int = 6,
+) -> EvaluateResult:
+    """Holdout: score a saved model on the last H points of each series of a CSV file."""
+    started = time.perf_counter()
+    art = artifact.load(model_dir)
+    loaded = data.load(data_path, art.config.data)
+    season = season or art.config.data.season
+    engine = forecast.resolve_engine(engine, "cpu", 0)
+    result = evaluate.holdout(art, loaded.frame, season, engine)
+    doc = _document("evaluate", data_path, art.config, result, season, folds=1, refit=False)
+    doc["model_dir"] = str(model_dir)
+    report.write_report(out, doc, result, loaded.frame, max_plots)
+    notes = [*loaded.notes, *result.notes]
+    return EvaluateResult(doc, result, Path(out), time.perf_counter() - started, notes)
+
+
+def backtest(
+    data_path: str | Path,
+    cfg: Config,
+    out: str | Path,
+    folds: int = 3,
+    step: int | None = None,
+    refit: bool = True,
+    max_plots: int = 6,
+    on_note: Notify | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> EvaluateResult:
+    """Rolling origin: for each of `folds` cut-offs, `step` apart, train on the data before it
+    (every fold, or once without `refit`), forecast H and score beside the baselines."""
+    started = time.perf_counter()
+    loaded = data.load(data_path, cfg.data)
+    lengths = Panel.from_frame(loaded.frame).lengths
+    horizon = resolve(cfg, loaded, lengths).window.horizon
+    step = step or horizon
+    cfg = resolve(cfg, loaded, lengths, reserve=horizon + step * (folds - 1))
+    fold = iter(range(1, folds + 1))
+
+    def fit_fold(history: pd.DataFrame) -> artifact.Artifact:
+        k = next(fold) if refit else 1
+        if on_note is not None:
+            last = history.groupby("unique_id")["ds"].last()
+            cut = evaluate.span(last.min(), last.max())
+            scope = f"fold {k}/{folds}" if refit else f"folds 1-{folds} (no refit)"
+            on_note(f"{scope}: training on data up to {cut}")
+        fold_data = dataclasses.replace(loaded, frame=history, notes=())
+        return fit(fold_data, cfg, on_epoch=on_epoch).model
+
+    result = evaluate.backtest(
+        loaded.frame, horizon, folds, step, cfg.data.season, fit_fold, refit, engine="numpy"
+    )
+    doc = _document("backtest", data_path, cfg, result, cfg.data.season, folds, refit)
+    doc["step"] = step
+    report.write_report(out, doc, result, loaded.frame, max_plots)
+    notes = [*loaded.notes, *result.notes]
+    return EvaluateResult(doc, result, Path(out), time.perf_counter() - started, notes)
+
+
+def _document(command, data_path, cfg: Config, result, season, folds, refit) -> dict[str, Any]:
+    """metrics.json: the scores with what produced them."""
+    return {
+        "command": command,
+        "rnnforecast_version": __version__,
+        "data": str(data_path),
+        "horizon": cfg.window.horizon,
+        "season": season,
+        "folds": folds,
+        "refit": refit,
+        **evaluate.summarize(result),
+        "config": cfg.to_dict(),
+    }

@@ -97,6 +97,13 @@ class Reporter:
             self.console.print(table)
         self.note(f"model written to {result.model.path}")
 
+    def evaluation_summary(self, result: Any) -> None:
+        if self.quiet:
+            return
+        self.console.print(_evaluation_table(result.document))
+        self.note(_verdict(result.document))
+        self.note(f"report written to {result.out} in {result.seconds:.1f} s")
+
     def predict_summary(self, result: Any) -> None:
         n = result.forecasts["unique_id"].nunique()
         where = result.out if result.out is not None else "stdout"
@@ -123,3 +130,159 @@ def print_json(document: dict[str, Any]) -> None:
     """One JSON document on stdout, nothing else."""
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+# --- evaluation reports ---------------------------------------------------------------------
+
+SHOWN = ("mase", "smape", "mae", "rmse", "mape", "bias")
+
+
+def _verdict(doc: dict[str, Any]) -> str:
+    ratio = doc["mase_ratio_vs_seasonal_naive"]
+    won, n = doc["series_beating_seasonal_naive"], doc["n_series"]
+    if ratio is None:
+        return f"MASE is undefined (constant history); the model beat seasonal naive on {won}/{n}."
+    verb = "beats" if doc["beats_seasonal_naive"] else "does NOT beat"
+    return (
+        f"The model {verb} seasonal naive overall (MASE ratio {ratio:.3f}) and on {won} of {n} "
+        "series."
+    )
+
+
+def _evaluation_table(doc: dict[str, Any]) -> Table:
+    table = Table(
+        title=f"{doc['command']}: mean over {doc['n_series']} series", title_justify="left"
+    )
+    table.add_column("model")
+    for m in SHOWN:
+        table.add_column(m.upper(), justify="right")
+    for name, block in doc["overall"].items():
+        table.add_row(name.replace("_", " "), *(_num(block[m]) for m in SHOWN))
+    return table
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """report.md: the tables, readable in a terminal or on a Git host."""
+
+    def table(header: list[str], rows: list[list[str]]) -> list[str]:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+    names = list(doc["overall"])
+    lines = [
+        f"# rnnforecast {doc['command']}",
+        "",
+        f"Data `{doc['data']}`, horizon {doc['horizon']}, season {doc['season']}, "
+        f"{doc['folds']} fold(s){', refit per fold' if doc.get('refit') else ''}; "
+        f"{doc['points_scored']} points scored. rnnforecast {doc['rnnforecast_version']}.",
+        "",
+        f"**{_verdict(doc)}**",
+        "",
+        "## Overall (mean over series)",
+        "",
+        *table(["model", *(m.upper() for m in SHOWN)],
+               [[n, *(_num(doc["overall"][n][m]) for m in SHOWN)] for n in names]),
+        "",
+        "## Per series (MASE)",
+        "",
+        *table(
+            ["series", *names, "ratio vs seasonal naive", "beats seasonal naive"],
+            [
+                [str(r["unique_id"]), *(_num(r[n]["mase"]) for n in names),
+                 _num(r["mase_ratio_vs_seasonal_naive"]),
+                 "yes" if r["beats_seasonal_naive"] else "no"]
+                for r in doc["per_series"]
+            ],
+        ),
+        "",
+        "## Per fold (MASE)",
+        "",
+        *table(
+            ["fold", "cut-off", *names],
+            [[str(r["fold"]), r["cutoff"], *(_num(r[n]["mase"]) for n in names)]
+             for r in doc["per_fold"]],
+        ),
+        "",
+        "## Per horizon step (MASE)",
+        "",
+        *table(
+            ["step", *names],
+            [[str(r["step"]), *(_num(r[n]["mase"]) for n in names)] for r in doc["per_step"]],
+        ),
+        "",
+    ]  # fmt: skip
+    if doc["zero_actuals_left_out_of_mape"]:
+        lines.append(f"MAPE leaves out {doc['zero_actuals_left_out_of_mape']} zero actual(s).\n")
+    return "\n".join(lines)
+
+
+def write_report(out: Any, doc: dict[str, Any], result: Any, frame: Any, max_plots: int) -> None:
+    """metrics.json, forecasts.csv, report.md and PNG plots, written atomically into `out`."""
+    from rnnforecast.fsutil import staged_dir
+
+    with staged_dir(out) as tmp:
+        (tmp / "metrics.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+        forecasts = result.forecasts.drop(columns="step")
+        forecasts.to_csv(tmp / "forecasts.csv", index=False, lineterminator="\n")
+        (tmp / "report.md").write_text(markdown(doc))
+        if max_plots > 0:
+            plot_series(result.forecasts, frame, tmp / "plots", max_plots)
+        histories = [h for h in result.histories if len(h)]
+        if histories:
+            plot_training(histories, tmp / "plots" / "training.png")
+
+
+def plot_series(forecasts: Any, frame: Any, folder: Any, max_plots: int) -> None:
+    """One PNG per series: the history tail, the actuals, and the model's and seasonal
+    naive's forecasts from every cut-off."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (uid, fc) in enumerate(forecasts.groupby("unique_id", sort=True)):
+        if i >= max_plots:
+            break
+        span = fc["ds"].max() - fc["ds"].min()
+        series = frame[frame["unique_id"] == uid]
+        shown = series[series["ds"] >= fc["cutoff"].min() - 2 * span]
+        fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
+        ax.plot(shown["ds"], shown["y"], color="0.3", lw=1.2, label="actual")
+        for k, (_, part) in enumerate(fc.groupby("fold", sort=True)):
+            ax.plot(
+                part["ds"], part["y_hat"], color="C0", lw=1.8, label="model" if k == 0 else None
+            )
+            ax.plot(part["ds"], part["seasonal_naive"], color="C1", lw=1.2, ls="--",
+                    label="seasonal naive" if k == 0 else None)  # fmt: skip
+            ax.axvline(part["cutoff"].iloc[0], color="0.7", lw=0.8, ls=":")
+        ax.set_title(f"{uid}: forecasts from each cut-off (dotted lines)")
+        ax.legend(loc="upper left")
+        fig.savefig(folder / f"{_safe_name(uid)}.png", dpi=100)
+        plt.close(fig)
+
+
+def plot_training(histories: list[Any], path: Any) -> None:
+    """Training curves: train and validation loss, and the gradient norm before clipping."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, (loss_ax, grad_ax) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    for k, h in enumerate(histories):
+        tag = f" (fold {k + 1})" if len(histories) > 1 else ""
+        loss_ax.plot(h["epoch"], h["train_loss"], color=f"C{k}", label=f"train{tag}")
+        loss_ax.plot(h["epoch"], h["val_loss"], color=f"C{k}", ls="--", label=f"validation{tag}")
+        grad_ax.plot(h["epoch"], h["grad_norm"], color=f"C{k}", label=f"mean{tag}")
+    loss_ax.set(title="loss per epoch", xlabel="epoch", ylabel="loss (scaled units)")
+    grad_ax.set(title="gradient norm before clipping", xlabel="epoch", yscale="log")
+    loss_ax.legend()
+    grad_ax.legend()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _safe_name(name: Any) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))[:80] or "series"

@@ -1,0 +1,280 @@
+"""Holdout and rolling-origin backtests: the model and the baselines on the same cut-offs.
+
+A cut-off splits each series into the history a forecaster may see and the next H actuals.
+Folds are placed from the end of each series: fold k of K has its cut-off
+`step * (K - 1 - k)` points before the last H. Everything here is torch-free; training a model
+per fold is the caller's `fit` function (pipeline passes its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rnnforecast import forecast, metrics
+from rnnforecast.artifact import Artifact
+from rnnforecast.errors import RnnForecastError
+from rnnforecast.windows import Panel
+
+BASELINE_COLUMNS = ("naive", "seasonal_naive", "drift", "window_mean")
+METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")
+COLUMNS = ["unique_id", "ds", "cutoff", "fold", "step", "y", "y_hat", *BASELINE_COLUMNS]
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Every scored point, and the fitted models' training histories (one per refit)."""
+
+    forecasts: pd.DataFrame  # unique_id, ds, cutoff, fold, step, y, y_hat, <baselines>
+    scales: pd.DataFrame  # unique_id, fold, scale: the in-sample seasonal-naive MAE for MASE
+    histories: list[pd.DataFrame]
+    notes: list[str]
+
+
+def cut_points(lengths: np.ndarray, horizon: int, folds: int, step: int) -> np.ndarray:
+    """[K, S] how many points of each series lie before each fold's cut-off."""
+    back = step * (folds - 1 - np.arange(folds))  # [K], the last fold ends at the series' end
+    return lengths[None, :] - horizon - back[:, None]
+
+
+def backtest(
+    frame: pd.DataFrame,
+    horizon: int,
+    folds: int,
+    step: int,
+    season: int,
+    fit: Callable[[pd.DataFrame], Artifact],
+    refit: bool = True,
+    engine: str = "numpy",
+) -> Backtest:
+    """Rolling-origin evaluation: for each fold, `fit` on the data before its cut-off (every
+    fold with `refit`, else only the first), forecast H steps, and score against baselines."""
+    panel = Panel.from_frame(frame)
+    cuts = cut_points(panel.lengths, horizon, folds, step)
+    if (cuts[0] < 2).any():
+        short = panel.ids[cuts[0] < 2][0]
+        need = horizon + step * (folds - 1) + 2
+        raise RnnForecastError(
+            f"series '{short}' is too short for {folds} folds of horizon {horizon} every {step} "
+            f"steps (needs at least {need} points); use fewer --folds or a smaller --step"
+        )
+    parts, scales, histories, notes = [], [], [], []
+    model = None
+    for k in range(folds):
+        history = _before(frame, panel, cuts[k])
+        if model is None or refit:
+            model = fit(history)
+            histories.append(model.history)
+        part, more = score_cut(model, history, frame, panel, cuts[k], horizon, season, engine)
+        parts.append(part.assign(fold=k)[COLUMNS])
+        scales.append(_scales(panel, cuts[k], season).assign(fold=k))
+        notes.extend(more)
+    return Backtest(
+        forecasts=pd.concat(parts, ignore_index=True),
+        scales=pd.concat(scales, ignore_index=True),
+        histories=histories,
+        notes=sorted(set(notes)),
+    )
+
+
+def holdout(model: Artifact, frame: pd.DataFrame, season: int, engine: str = "numpy") -> Backtest:
+    """Score an existing model on the last H points of each series, seen only up to them."""
+    horizon = model.config.window.horizon
+    panel = Panel.from_frame(frame)
+    cuts = panel.lengths - horizon
+    if (cuts < 1).any():
+        short = panel.ids[cuts < 1][0]
+        raise RnnForecastError(
+            f"series '{short}' has only {int(panel.lengths.min())} points; holding out the "
+            f"horizon ({horizon}) leaves no history"
+        )
+    history = _before(frame, panel, cuts)
+    part, notes = score_cut(model, history, frame, panel, cuts, horizon, season, engine)
+    return Backtest(
+        forecasts=part.assign(fold=0)[COLUMNS],
+        scales=_scales(panel, cuts, season).assign(fold=0),
+        histories=[model.history],
+        notes=notes,
+    )
+
+
+def score_cut(
+    model: Artifact,
+    history: pd.DataFrame,
+    frame: pd.DataFrame,
+    panel: Panel,
+    cuts: np.ndarray,
+    horizon: int,
+    season: int,
+    engine: str,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Forecasts of the model and the baselines for the H points after each cut-off."""
+    fn = forecast.make_engine(model, engine)
+    predicted, notes = forecast.forecast(model, history, fn)
+    actual = _after(frame, panel, cuts, horizon)
+    cutoff = history.groupby("unique_id", sort=False)["ds"].last().rename("cutoff")
+    baselines = _baselines(panel, cuts, horizon, season, model.config.window.lookback)
+    out = actual.merge(cutoff, on="unique_id").merge(predicted, on=["unique_id", "ds"], how="left")
+    out = out.merge(baselines, on=["unique_id", "step"])
+    return out[["unique_id", "ds", "cutoff", "step", "y", "y_hat", *BASELINE_COLUMNS]], notes
+
+
+def _before(frame: pd.DataFrame, panel: Panel, cuts: np.ndarray) -> pd.DataFrame:
+    """The first cuts[s] rows of each series s."""
+    position = np.arange(len(frame)) - np.repeat(panel.offsets, panel.lengths)
+    keep = position < np.repeat(cuts, panel.lengths)
+    return frame[keep].reset_index(drop=True)
+
+
+def _after(frame: pd.DataFrame, panel: Panel, cuts: np.ndarray, horizon: int) -> pd.DataFrame:
+    """The `horizon` rows after each cut-off, numbered by step 1..H."""
+    position = np.arange(len(frame)) - np.repeat(panel.offsets, panel.lengths)
+    start = np.repeat(cuts, panel.lengths)
+    keep = (position >= start) & (position < start + horizon)
+    out = frame.loc[keep, ["unique_id", "ds", "y"]].reset_index(drop=True)
+    out["step"] = (position - start)[keep] + 1
+    return out
+
+
+def _baselines(
+    panel: Panel, cuts: np.ndarray, horizon: int, season: int, lookback: int
+) -> pd.DataFrame:
+    """Each baseline from each series' own history before its cut-off: naive, seasonal naive
+    and drift from the whole history, the window mean from the last `lookback` points."""
+    rows = []
+    for i, uid in enumerate(panel.ids):
+        hist = panel.values[panel.offsets[i] : panel.offsets[i] + cuts[i]][None, :]  # [1, n]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "unique_id": uid,
+                    "step": np.arange(1, horizon + 1),
+                    "naive": metrics.naive(hist, horizon)[0],
+                    "seasonal_naive": metrics.seasonal_naive(hist, horizon, season)[0],
+                    "drift": metrics.drift(hist, horizon)[0],
+                    "window_mean": metrics.window_mean(hist[:, -lookback:], horizon)[0],
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def _scales(panel: Panel, cuts: np.ndarray, season: int) -> pd.DataFrame:
+    scale = [
+        metrics.mase_scale(panel.values[o : o + c], season)
+        for o, c in zip(panel.offsets, cuts, strict=True)
+    ]
+    return pd.DataFrame({"unique_id": panel.ids, "scale": scale})
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def summarize(result: Backtest) -> dict:
+    """Every metric per series, per fold, per horizon step and overall (mean over series), for
+    the model and each baseline, and whether the model beat seasonal naive."""
+    fc = result.forecasts.merge(result.scales, on=["unique_id", "fold"])
+    fc = fc[fc["y_hat"].notna()]
+    models = ["y_hat", *BASELINE_COLUMNS]
+    windows = fc.groupby(["unique_id", "fold"], sort=True)
+    per_window = []
+    for (uid, fold), g in windows:
+        y, scale = g["y"].to_numpy(), float(g["scale"].iloc[0])
+        row = {"unique_id": uid, "fold": fold, "cutoff": g["cutoff"].iloc[0]}
+        for name in models:
+            f = g[name].to_numpy()
+            row.update({f"{name}:{m}": float(v) for m, v in _window_metrics(y, f, scale).items()})
+        per_window.append(row)
+    pw = pd.DataFrame(per_window)
+    cols = [c for c in pw.columns if ":" in c]
+    per_series = pw.groupby("unique_id", sort=True)[cols].mean()
+    per_fold = pw.groupby("fold", sort=True)[cols].mean()
+    overall = per_series.mean()
+
+    abs_err = {name: (fc[name] - fc["y"]).abs() for name in models}
+    by_step = pd.DataFrame({"step": fc["step"], "scale": fc["scale"], **abs_err})
+    per_step = []
+    for step, g in by_step.groupby("step", sort=True):
+        per_step.append(
+            {
+                "step": int(step),
+                **{
+                    _label(n): {"mae": float(g[n].mean()), "mase": _nanmean(g[n] / g["scale"])}
+                    for n in models
+                },
+            }
+        )
+
+    series_rows = []
+    for uid, row in per_series.iterrows():
+        ratio = _ratio(row["y_hat:mase"], row["seasonal_naive:mase"])
+        series_rows.append(
+            {
+                "unique_id": uid,
+                **{_label(n): _block(row, n) for n in models},
+                "mase_ratio_vs_seasonal_naive": ratio,
+                "beats_seasonal_naive": bool(ratio is not None and ratio < 1),
+            }
+        )
+    overall_ratio = _ratio(overall["y_hat:mase"], overall["seasonal_naive:mase"])
+    folds = pw.groupby("fold", sort=True)["cutoff"].agg(["min", "max"])
+    return {
+        "overall": {_label(n): _block(overall, n) for n in models},
+        "mase_ratio_vs_seasonal_naive": overall_ratio,
+        "beats_seasonal_naive": bool(overall_ratio is not None and overall_ratio < 1),
+        "series_beating_seasonal_naive": sum(r["beats_seasonal_naive"] for r in series_rows),
+        "n_series": len(series_rows),
+        "per_series": series_rows,
+        "per_fold": [
+            {
+                "fold": int(k),
+                "cutoff": span(folds.loc[k, "min"], folds.loc[k, "max"]),
+                **{_label(n): _block(row, n) for n in models},
+            }
+            for k, row in per_fold.iterrows()
+        ],
+        "per_step": per_step,
+        "zero_actuals_left_out_of_mape": int((fc["y"] == 0).sum()),
+        "points_scored": int(len(fc)),
+    }
+
+
+def _window_metrics(y: np.ndarray, f: np.ndarray, scale: float) -> dict[str, float]:
+    return {
+        "mae": metrics.mae(y, f),
+        "rmse": metrics.rmse(y, f),
+        "mape": metrics.mape(y, f),
+        "smape": metrics.smape(y, f),
+        "mase": metrics.mase(y, f, scale),
+        "bias": metrics.bias(y, f),
+    }
+
+
+def _label(name: str) -> str:
+    return "model" if name == "y_hat" else name
+
+
+def _block(row: pd.Series, name: str) -> dict[str, float | None]:
+    return {m: _clean(row[f"{name}:{m}"]) for m in METRICS}
+
+
+def _clean(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _nanmean(values: pd.Series) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else None
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return float(a / b) if np.isfinite(a) and np.isfinite(b) and b > 0 else None
+
+
+def span(first: pd.Timestamp, last: pd.Timestamp) -> str:
+    """A time, or a range of times when series end at different times."""
+    a, b = forecast.format_time(first), forecast.format_time(last)
+    return a if a == b else f"{a} .. {b}"
