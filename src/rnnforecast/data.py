@@ -45,16 +45,20 @@ class Loaded:
     source: str  # the file it came from, for messages
 
 
-def load(path: str | Path, cfg: DataConfig) -> Loaded:
-    """Read, detect columns, parse, validate and (under cfg.fill) repair one CSV file."""
+def load(path: str | Path, cfg: DataConfig, model: str | None = None) -> Loaded:
+    """Read, detect columns, parse, validate and (under cfg.fill) repair one CSV file.
+
+    `model` names the model directory whose settings `cfg` holds, when reading data for an
+    existing model: errors then say the data does not match that model.
+    """
     path = Path(path)
     raw, notes = read_csv(path, id_col=cfg.id_col or ID_NAME)
-    layout, time_col, targets, id_col = detect_columns(raw, cfg, path)
+    layout, time_col, targets, id_col = detect_columns(raw, cfg, path, model)
     frame = _to_long(raw, layout, time_col, targets, id_col)
     lines = frame["_line"].to_numpy()
     frame["ds"] = _parse_times(frame["ds"], lines, path, time_col)
     frame["y"] = _parse_target(frame["y"], lines, frame["_col"], path)
-    frame, freq, more = _regularise(frame.drop(columns="_col"), cfg, path)
+    frame, freq, more = _regularise(frame.drop(columns="_col"), cfg, path, model)
     schema = Schema(layout=layout, time_col=time_col, target=targets, id_col=id_col, freq=freq)
     return Loaded(frame=frame, schema=schema, notes=tuple(notes + more), source=str(path))
 
@@ -89,7 +93,17 @@ def read_csv(path: Path, id_col: str = ID_NAME) -> tuple[pd.DataFrame, list[str]
     header = next(csv.reader([text.splitlines()[0]], delimiter=sep), [])
     dtype = {id_col: str} if id_col in header else None
     try:
-        raw = pd.read_csv(path, sep=sep, encoding=encoding, dtype=dtype, skipinitialspace=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            raw = pd.read_csv(
+                path, sep=sep, encoding=encoding, dtype=dtype, skipinitialspace=True,
+                index_col=False,  # a row longer than the header must not become an index
+            )  # fmt: skip
+    except pd.errors.ParserWarning:
+        raise RnnForecastError(
+            f"{path}: rows have more fields than the header ({len(header)} columns); "
+            "fix the ragged rows"
+        ) from None
     except pd.errors.EmptyDataError:
         raise RnnForecastError(f"{path}: no columns found; it needs a header line") from None
     except pd.errors.ParserError as e:
@@ -118,7 +132,7 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def detect_columns(
-    raw: pd.DataFrame, cfg: DataConfig, path: Path
+    raw: pd.DataFrame, cfg: DataConfig, path: Path, model: str | None = None
 ) -> tuple[str, str, tuple[str, ...], str | None]:
     """Return (layout, time column, target columns, id column) for a raw frame."""
     columns = list(raw.columns)
@@ -126,7 +140,8 @@ def detect_columns(
 
     def need(name: str, flag: str) -> str:
         if name not in columns:
-            raise RnnForecastError(f"{path}: no column '{name}' ({flag}); columns are: {listed}")
+            why = f"the model {model} was trained on it" if model else flag
+            raise RnnForecastError(f"{path}: no column '{name}' ({why}); columns are: {listed}")
         return name
 
     id_col = (
@@ -246,7 +261,8 @@ def _parse_times(col: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd
         return col
     if pd.api.types.is_numeric_dtype(col):
         values = col.to_numpy()
-        if np.all(np.mod(values, 1) == 0) and values.min() >= 1000 and values.max() <= 3000:
+        years = np.isfinite(values).all() and np.all(np.mod(values, 1) == 0)
+        if years and values.min() >= 1000 and values.max() <= 3000:
             return pd.to_datetime(col.astype(int).astype(str), format="%Y")
         raise RnnForecastError(
             f"{path}: column '{name}' holds numbers, not dates (line {lines[0]}: {values[0]}); "
@@ -308,7 +324,7 @@ def _parse_target(col: pd.Series, lines: np.ndarray, source: pd.Series, path: Pa
     return values
 
 
-def _regularise(frame: pd.DataFrame, cfg: DataConfig, path: Path):
+def _regularise(frame: pd.DataFrame, cfg: DataConfig, path: Path, model: str | None):
     """Sort, reject duplicates, settle the frequency, and fill gaps/NaNs under cfg.fill."""
     notes: list[str] = []
     order = frame.sort_values(["unique_id", "ds"], kind="stable")
@@ -329,7 +345,7 @@ def _regularise(frame: pd.DataFrame, cfg: DataConfig, path: Path):
         freq = normalize_freq(cfg.freq, frame["ds"])
     else:
         freq = _infer_freq(frame, path)
-    frame, fill_notes = _fill(frame, freq, cfg.fill, path)
+    frame, fill_notes = _fill(frame, freq, cfg.fill, path, model)
     notes.extend(fill_notes)
     return frame.drop(columns="_line").reset_index(drop=True), freq, notes
 
@@ -416,7 +432,9 @@ def _bad_freq(alias: str) -> str:
     return f"unknown frequency '{alias}'; use a pandas alias such as D, W, MS, ME, QS, h or 30min"
 
 
-def _fill(frame: pd.DataFrame, freq: str, fill: str, path: Path) -> tuple[pd.DataFrame, list[str]]:
+def _fill(
+    frame: pd.DataFrame, freq: str, fill: str, path: Path, model: str | None = None
+) -> tuple[pd.DataFrame, list[str]]:
     """Check every series steps by `freq`; fill gaps and NaNs under `fill`, or raise."""
     offset = pd.tseries.frequencies.to_offset(freq)
     ds = frame["ds"]
@@ -432,9 +450,14 @@ def _fill(frame: pd.DataFrame, freq: str, fill: str, path: Path) -> tuple[pd.Dat
     if off.any():
         i = int(off.argmax())
         uid = frame["unique_id"].iat[i]
+        fix = (
+            f"the model {model} forecasts at frequency '{freq}'; give data at that frequency"
+            if model
+            else "pass the right --freq or resample the data"
+        )
         raise RnnForecastError(
             f"{path}: series '{uid}': time {ds.iat[i]} (line {frame['_line'].iat[i]}) is off the "
-            f"'{freq}' grid or irregular; pass the right --freq or resample the data"
+            f"'{freq}' grid or irregular; {fix}"
         )
     nan = frame["y"].isna().to_numpy()
     if fill == "none":

@@ -167,9 +167,10 @@ def fit(
 
     set_seed(cfg.train.seed)
     model = Forecaster(cfg.model, w.horizon, n_inputs=values.shape[1])
-    history = train.fit(
-        model, values, split.train_starts, split.val_starts, w.lookback, cfg.train, on_epoch
-    )
+    with train.flush_denormals():
+        history = train.fit(
+            model, values, split.train_starts, split.val_starts, w.lookback, cfg.train, on_epoch
+        )
     weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     predict_fn = engine_torch.make(cfg.model, weights, history.device)
     scores = _validation_scores(panel, split, values, loc, scale, predict_fn, cfg)
@@ -260,7 +261,7 @@ def predict(
     if data_path is None:
         frame = art.tail
     else:
-        loaded = data.load(data_path, art.config.data)
+        loaded = data.load(data_path, art.config.data, model=str(model_dir))
         frame, notes = loaded.frame, list(loaded.notes)
     engine = forecast.resolve_engine(engine, device, frame["unique_id"].nunique())
     forecasts, more = forecast.forecast(art, frame, forecast.make_engine(art, engine, device))
@@ -289,7 +290,7 @@ def evaluate_model(
     """Holdout: score a saved model on the last H points of each series of a CSV file."""
     started = time.perf_counter()
     art = artifact.load(model_dir)
-    loaded = data.load(data_path, art.config.data)
+    loaded = data.load(data_path, art.config.data, model=str(model_dir))
     season = season or art.config.data.season
     engine = forecast.resolve_engine(engine, "cpu", 0)
     result = evaluate.holdout(art, loaded.frame, season, engine)
