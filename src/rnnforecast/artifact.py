@@ -33,6 +33,7 @@ from rnnforecast.fsutil import staged_dir
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+READ_ATTEMPTS = 5  # a directory swapped in while we read is read again
 
 
 @dataclass(frozen=True)
@@ -85,20 +86,16 @@ def load(path: str | Path) -> Artifact:
         raise RnnForecastError(
             f"{path}: model directory {what}; train one with `rnnforecast train`"
         )
-    manifest = _read_manifest(path)
-    data = {}
-    for name, digest in manifest["files"].items():
+    for attempt in range(READ_ATTEMPTS):
+        manifest = _read_manifest(path)
         try:
-            data[name] = (path / name).read_bytes()
-        except OSError:
-            raise RnnForecastError(
-                f"{path}: {name} is missing; the model directory is incomplete"
-            ) from None
-        if hashlib.sha256(data[name]).hexdigest() != digest:
-            raise RnnForecastError(
-                f"{path / name}: contents do not match the manifest (edited, truncated or "
-                "replaced); retrain or restore the model directory"
-            )
+            data = _read_files(path, manifest)
+            break
+        except RnnForecastError:
+            # a training run may have swapped in a new directory while we read the old one:
+            # then the manifest has changed, and reading again gives the new complete model
+            if attempt == READ_ATTEMPTS - 1 or _read_manifest(path) == manifest:
+                raise
     config = Config.from_yaml(data["config.yaml"].decode(), where=str(path / "config.yaml"))
     history = data.get("history.csv")
     return Artifact(
@@ -113,6 +110,23 @@ def load(path: str | Path) -> Artifact:
         path=path,
         manifest=manifest,
     )
+
+
+def _read_files(path: Path, manifest: dict[str, Any]) -> dict[str, bytes]:
+    data = {}
+    for name, digest in manifest["files"].items():
+        try:
+            data[name] = (path / name).read_bytes()
+        except OSError:
+            raise RnnForecastError(
+                f"{path}: {name} is missing; the model directory is incomplete"
+            ) from None
+        if hashlib.sha256(data[name]).hexdigest() != digest:
+            raise RnnForecastError(
+                f"{path / name}: contents do not match the manifest (edited, truncated or "
+                "replaced); retrain or restore the model directory"
+            )
+    return data
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

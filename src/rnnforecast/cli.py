@@ -1,8 +1,8 @@
 """Command line: parse options, call one pipeline function, render, map errors to exit codes.
 
-pipeline and report are imported inside each command, so `--help` and `--version` never load
-torch, numpy or pandas. Every setting of config.py becomes a flag of `train` and `backtest` by
-itself (`with_config_options`), so the dataclasses stay the one source of options and defaults.
+pipeline and report are imported inside each command, so `--help`, `--version`, `config` and
+`info` never load torch. Every setting of config.py becomes a flag by itself
+(`config_options`), so the dataclasses stay the one source of options and defaults.
 """
 
 from __future__ import annotations
@@ -33,8 +33,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+config_app = typer.Typer(help="Write or show YAML configs.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
-PANELS = {"data": "Data", "window": "Windows", "model": "Model", "train": "Training"}
+TRAINING = ("data", "window", "model", "train")
+PANELS = {
+    "data": "Data",
+    "window": "Windows",
+    "model": "Model",
+    "train": "Training",
+    "evaluate": "Backtest",
+    "predict": "Predict",
+}
 SHORT_FLAGS = {"lookback": "-L", "horizon": "-H"}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
@@ -46,41 +56,49 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 ConfigFile = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config; flags override it.")
 ]
-Engine = Annotated[str, typer.Option(help="auto (numpy on CPU, torch on GPU), numpy or torch.")]
-MaxPlots = Annotated[int, typer.Option(help="Plot at most this many series.")]
+ModelDir = Annotated[Path, typer.Option("--model", "-m", help="Model directory.")]
 
 
-def with_config_options(func: Callable[..., None]) -> Callable[..., None]:
-    """Give a command one flag per config setting; they reach it as `overrides`, a dict of
-    the flags actually given (None means not given, so the config file or default applies)."""
-    params = []
-    for section, key, kind in flat_fields():
-        flag = "--" + key.replace("_", "-")
-        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
-        decls += [SHORT_FLAGS[key]] if key in SHORT_FLAGS else []
-        option = typer.Option(
-            *decls, help=help_text(key), rich_help_panel=PANELS[section], show_default=False
-        )
-        params.append(
-            inspect.Parameter(
-                key,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=None,
-                annotation=Annotated[kind | None, option],
+def config_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command one flag per setting of the named config sections (or single keys).
+
+    The flags reach the command as `overrides`, a dict of those actually given: a flag left
+    out is None, so the config file or the default applies.
+    """
+
+    def decorate(func: Callable[..., None]) -> Callable[..., None]:
+        params = []
+        for section, key, kind in flat_fields():
+            if section not in names and key not in names:
+                continue
+            flag = "--" + key.replace("_", "-")
+            decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+            decls += [SHORT_FLAGS[key]] if key in SHORT_FLAGS else []
+            option = typer.Option(
+                *decls, help=help_text(key), rich_help_panel=PANELS[section], show_default=False
             )
-        )
-    keys = {p.name for p in params}
+            params.append(
+                inspect.Parameter(
+                    key,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=None,
+                    annotation=Annotated[kind | None, option],
+                )
+            )
+        keys = {p.name for p in params}
 
-    @functools.wraps(func)
-    def command(**kwargs: Any) -> None:
-        overrides = {k: kwargs.pop(k) for k in keys}
-        func(**kwargs, overrides={k: v for k, v in overrides.items() if v is not None})
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> None:
+            given = {k: kwargs.pop(k) for k in keys}
+            func(**kwargs, overrides={k: v for k, v in given.items() if v is not None})
 
-    own = inspect.signature(func, eval_str=True)
-    mine = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own.parameters.values()]
-    at = [p.name for p in mine].index("overrides")  # the flags go where `overrides` stands
-    command.__signature__ = own.replace(parameters=mine[:at] + params + mine[at + 1 :])
-    return command
+        own = inspect.signature(func, eval_str=True)
+        mine = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own.parameters.values()]
+        at = [p.name for p in mine].index("overrides")  # the flags go where `overrides` stands
+        command.__signature__ = own.replace(parameters=mine[:at] + params + mine[at + 1 :])
+        return command
+
+    return decorate
 
 
 def _version(value: bool) -> None:
@@ -100,13 +118,21 @@ def _main(
 
 
 @app.command()
-@with_config_options
+@config_options(*TRAINING)
 def train(
     data: Annotated[Path, typer.Argument(help="CSV file: long (unique_id,ds,y), single or wide.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")] = Path(
         "model"
     ),
     config: ConfigFile = None,
+    warm_start: Annotated[
+        Path | None,
+        typer.Option(help="Start from this model's weights and settings (e.g. nightly)."),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for another run's lock on --out (0: fail at once)."),
+    ] = 0.0,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -117,15 +143,13 @@ def train(
 
     def job(reporter) -> None:
         from rnnforecast import pipeline
-        from rnnforecast.config import Config
 
-        cfg = Config.load(config, overrides)
+        cfg, start = pipeline.load_config(config, overrides, warm_start)
+        reporter.detail("effective config:\n" + cfg.to_yaml().rstrip())
         with reporter.epochs(cfg.train.epochs) as on_epoch:
-            result = pipeline.train(data, out, cfg, on_note=reporter.note, on_epoch=on_epoch)
+            result = pipeline.train(data, out, cfg, reporter.note, on_epoch, start, wait)
         if json_out:
-            from rnnforecast.report import print_json
-
-            print_json(
+            _print_json(
                 {
                     "command": "train",
                     "model_dir": str(result.model.path),
@@ -145,17 +169,18 @@ def train(
 
 
 @app.command()
+@config_options("engine", "device")
 def predict(
     data: Annotated[
         Path | None,
         typer.Argument(help="CSV with fresher data; default: the data stored with the model."),
     ] = None,
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")] = Path("model"),
+    model: ModelDir = Path("model"),
     out: Annotated[
         str, typer.Option("--out", "-o", help="Forecast CSV to write, or - for stdout.")
     ] = "-",
-    engine: Engine = "auto",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (torch engine).")] = "auto",
+    config: ConfigFile = None,
+    overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     json_out: Json = False,
@@ -167,6 +192,7 @@ def predict(
         import sys
 
         from rnnforecast import pipeline
+        from rnnforecast.config import Config
 
         target = None if out == "-" else Path(out)
         if json_out and target is None:
@@ -175,16 +201,15 @@ def predict(
             raise RnnForecastError(
                 "--json prints a summary on stdout; give the forecasts --out FILE"
             )
-        result = pipeline.predict(model, data, target, engine=engine, device=device)
+        run = Config.load(config, overrides)
+        result = pipeline.predict(model, data, target, run.predict.engine, run.train.device)
         for message in result.notes:
             reporter.note(message)
         if target is None:
             sys.stdout.write(result.csv)
             sys.stdout.flush()
         if json_out:
-            from rnnforecast.report import print_json
-
-            print_json(
+            _print_json(
                 {
                     "command": "predict",
                     "model_dir": str(model),
@@ -202,17 +227,15 @@ def predict(
 
 
 @app.command()
+@config_options("season", "engine", "max_plots")
 def evaluate(
     data: Annotated[Path, typer.Argument(help="CSV with the series to score the model on.")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model directory.")] = Path("model"),
+    model: ModelDir = Path("model"),
     out: Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")] = Path(
         "report"
     ),
-    season: Annotated[
-        int | None, typer.Option(help="Season for MASE; default: the model's.", min=1)
-    ] = None,
-    engine: Engine = "auto",
-    max_plots: MaxPlots = 6,
+    config: ConfigFile = None,
+    overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     json_out: Json = False,
@@ -222,29 +245,25 @@ def evaluate(
 
     def job(reporter) -> None:
         from rnnforecast import pipeline
+        from rnnforecast.config import Config
 
-        result = pipeline.evaluate_model(data, model, out, season, engine, max_plots)
+        run = Config.load(config, overrides)
+        result = pipeline.evaluate_model(
+            data, model, out, run.data.season, run.predict.engine, run.evaluate.max_plots
+        )
         _report_evaluation(reporter, result, json_out)
 
     _run(job, quiet or json_out, verbose, debug)
 
 
 @app.command()
-@with_config_options
+@config_options(*TRAINING, "evaluate")
 def backtest(
     data: Annotated[Path, typer.Argument(help="CSV file: long (unique_id,ds,y), single or wide.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")] = Path(
         "report"
     ),
     config: ConfigFile = None,
-    folds: Annotated[int, typer.Option(help="Number of cut-offs.", min=1)] = 3,
-    step: Annotated[
-        int | None, typer.Option(help="Steps between cut-offs; default: the horizon.", min=1)
-    ] = None,
-    refit: Annotated[
-        bool, typer.Option("--refit/--no-refit", help="Train a model per fold, or only once.")
-    ] = True,
-    max_plots: MaxPlots = 6,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -259,22 +278,84 @@ def backtest(
 
         cfg = Config.load(config, overrides)
         with reporter.epochs(cfg.train.epochs) as on_epoch:
-            result = pipeline.backtest(
-                data, cfg, out, folds, step, refit, max_plots, reporter.note, on_epoch
-            )
+            result = pipeline.backtest(data, cfg, out, reporter.note, on_epoch)
         _report_evaluation(reporter, result, json_out)
 
     _run(job, quiet or json_out, verbose, debug)
+
+
+@app.command()
+def info(
+    model: Annotated[Path, typer.Argument(help="Model directory.")] = Path("model"),
+    json_out: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Show what a model is: cell, sizes, frequency, series, data span, metrics, version."""
+
+    def job(reporter) -> None:
+        from rnnforecast import pipeline
+
+        facts = pipeline.info(model)
+        if json_out:
+            _print_json(facts)
+        else:
+            reporter.info_table(facts)
+
+    _run(job, False, False, debug)
+
+
+@config_app.command("init")
+def config_init(
+    path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("rnnforecast.yaml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Write a commented config with every setting at its default."""
+
+    def job(reporter) -> None:
+        from rnnforecast.config import Config
+        from rnnforecast.errors import RnnForecastError
+        from rnnforecast.fsutil import atomic_write
+
+        if path.exists() and not force:
+            raise RnnForecastError(f"{path}: already exists; pass --force to overwrite it")
+        atomic_write(path, Config().to_yaml(comments=True))
+        reporter.note(f"wrote {path}; edit it and pass it with --config")
+
+    _run(job, False, False, debug)
+
+
+@config_app.command("show")
+@config_options(*TRAINING, "evaluate", "predict")
+def config_show(
+    config: ConfigFile = None,
+    overrides: dict[str, Any] | None = None,
+    debug: Debug = False,
+) -> None:
+    """Print the effective config (defaults < --config file < flags) as YAML."""
+
+    def job(reporter) -> None:
+        import sys
+
+        from rnnforecast.config import Config
+
+        sys.stdout.write(Config.load(config, overrides).to_yaml(comments=True))
+
+    _run(job, False, False, debug)
 
 
 def _report_evaluation(reporter, result, json_out: bool) -> None:
     for message in result.notes:
         reporter.note(message)
     if json_out:
-        from rnnforecast.report import print_json
-
-        print_json(result.document)
+        _print_json(result.document)
     reporter.evaluation_summary(result)
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    from rnnforecast.report import print_json
+
+    print_json(document)
 
 
 def _run(job: Callable[[Any], None], quiet: bool, verbose: bool, debug: bool) -> None:

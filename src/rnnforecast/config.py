@@ -27,6 +27,7 @@ INIT_CHOICES = ("default", "orthogonal")
 NORM_CHOICES = ("window", "none")
 LOSS_CHOICES = ("mae", "mse", "huber")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+ENGINE_CHOICES = ("auto", "numpy", "torch")
 
 
 def _opt(default: Any, help: str, *, choices: tuple[str, ...] = (), minimum: float | None = None):
@@ -124,6 +125,26 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvaluateConfig:
+    """Backtests and reports."""
+
+    folds: int = _opt(3, "backtest cut-offs", minimum=1)
+    step: int | None = _opt(None, "steps between backtest cut-offs; unset: one horizon", minimum=1)
+    refit: bool = _opt(True, "train a model per backtest fold (false: once, before the first)")
+    max_plots: int = _opt(6, "plot at most this many series in a report", minimum=0)
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Forecasting with a trained model."""
+
+    engine: str = _opt(
+        "auto", "auto (numpy on CPU, torch on a GPU or huge batches), numpy or torch",
+        choices=ENGINE_CHOICES,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Config:
     """Every setting of a run; saved beside the weights so a model can be rebuilt."""
 
@@ -131,6 +152,8 @@ class Config:
     window: WindowConfig = field(default_factory=WindowConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {
@@ -180,28 +203,29 @@ class Config:
 
     @classmethod
     def from_yaml(cls, text: str, where: str = "config") -> Config:
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            line = f" line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(e, "problem", None) or "not valid YAML"
-            raise RnnForecastError(f"{where}:{line}: {problem}; fix the YAML syntax") from None
-        return cls.from_dict(raw, where)
+        return cls.from_dict(_parse_yaml(text, where), where)
 
     @classmethod
     def load(
-        cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None
+        cls,
+        path: str | Path | None = None,
+        overrides: dict[str, Any] | None = None,
+        base: Config | None = None,
     ) -> Config:
-        """Defaults, then the YAML file at `path`, then `overrides` (flat keys, e.g. CLI flags)."""
-        cfg = cls()
+        """`base` (default: the defaults), then the keys of the YAML file at `path`, then
+        `overrides` (flat keys, e.g. CLI flags); each layer replaces only the keys it gives."""
+        cfg = base or cls()
         if path is not None:
             path = Path(path)
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as e:
                 raise RnnForecastError(f"{path}: cannot read config file ({e.strerror})") from None
-            cfg = cls.from_yaml(text, where=str(path))
+            raw = _parse_yaml(text, str(path))
+            cls.from_dict(raw, where=str(path))  # unknown keys and bad values raise here
+            sections = (raw or {}).values()
+            given = {k: v for section in sections for k, v in (section or {}).items()}
+            cfg = cfg.with_overrides(given, where=str(path))
         return cfg.with_overrides(overrides or {})
 
     def with_overrides(self, overrides: dict[str, Any], where: str = "option") -> Config:
@@ -250,8 +274,26 @@ class Config:
         return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
 
 
+def _parse_yaml(text: str, where: str) -> Any:
+    """yaml.safe_load, with a syntax error reported by line."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise RnnForecastError(f"{where}:{line}: {problem}; fix the YAML syntax") from None
+
+
 def _section_classes() -> dict[str, type]:
-    return {"data": DataConfig, "window": WindowConfig, "model": ModelConfig, "train": TrainConfig}
+    return {
+        "data": DataConfig,
+        "window": WindowConfig,
+        "model": ModelConfig,
+        "train": TrainConfig,
+        "evaluate": EvaluateConfig,
+        "predict": PredictConfig,
+    }
 
 
 def key_sections() -> dict[str, str]:

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
+import socket
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
-from rnnforecast.errors import RnnForecastError
+from rnnforecast.errors import ExitCode, RnnForecastError
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
@@ -127,3 +132,75 @@ def _fsync(path: Path) -> None:
     if path.is_file():
         with open(path, "rb") as f:
             os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def locked(
+    target: str | Path, wait: float = 0.0, on_note: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold an exclusive lock on writing `target` (a model directory) while the block runs.
+
+    The lock is `.<name>.lock` beside the directory, not inside it, so the atomic swap of the
+    directory never drops it. It is an flock, which the kernel releases when a process dies;
+    the file names its holder (PID, start time) for the message another run prints. A file
+    left by a killed run is taken over with a note. Without fcntl (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    target = Path(target)
+    path = _writable_parent(target) / f".{target.name}.lock"
+    deadline = time.monotonic() + wait
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                raise RnnForecastError(
+                    f"{target}: locked by another run (PID {holder.get('pid', '?')}, started "
+                    f"{holder.get('started', '?')}); wait for it or pass --wait SECONDS",
+                    ExitCode.LOCKED,
+                ) from None
+            time.sleep(0.2)
+            continue
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # the holder removed the file as we opened it: lock the new one
+    stale = _holder(fd)
+    if stale and on_note is not None:
+        on_note(
+            f"took over the lock of a run that did not finish (PID {stale.get('pid', '?')}, "
+            f"started {stale.get('started', '?')})"
+        )
+    me = {
+        "pid": os.getpid(),
+        "started": datetime.now().isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "command": " ".join(sys.argv[:3]),
+    }
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(me).encode(), 0)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # before unlocking: a waiter then re-opens a fresh file
+        os.close(fd)
+
+
+def _holder(fd: int) -> dict:
+    try:
+        return json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except ValueError:
+        return {}
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False

@@ -17,10 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnnforecast import __version__, artifact, data, evaluate, forecast, metrics, report
+from rnnforecast import __version__, artifact, data, evaluate, forecast, fsutil, metrics, report
 from rnnforecast.config import Config
 from rnnforecast.errors import RnnForecastError
-from rnnforecast.fsutil import atomic_write
 from rnnforecast.windows import (
     Panel,
     apply_scaler,
@@ -107,17 +106,30 @@ def resolve(cfg: Config, loaded: data.Loaded, lengths: np.ndarray, reserve: int 
     ).validated()
 
 
+def load_config(
+    path: str | Path | None, overrides: dict[str, Any], warm_start: str | Path | None = None
+) -> tuple[Config, artifact.Artifact | None]:
+    """The run's settings (defaults < warm-start model < config file < flags) and the model
+    to start from, if any."""
+    start = artifact.load(warm_start) if warm_start is not None else None
+    return Config.load(path, overrides, base=start.config if start else None), start
+
+
 def train(
     data_path: str | Path,
     out: str | Path,
     cfg: Config,
     on_note: Notify | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    start: artifact.Artifact | None = None,
+    wait: float = 0.0,
 ) -> TrainResult:
-    """Train a model on a CSV file and write its model directory at `out`."""
-    loaded = data.load(data_path, cfg.data)
-    result = fit(loaded, cfg, on_note, on_epoch)
-    result.model = artifact.save(result.model, out)
+    """Train a model on a CSV file (from `start`'s weights, if given) and write its model
+    directory at `out`, holding `out`'s lock so two runs never write it at once."""
+    with fsutil.locked(out, wait, on_note):
+        loaded = data.load(data_path, cfg.data)
+        result = fit(loaded, cfg, on_note, on_epoch, start)
+        result.model = artifact.save(result.model, out)
     return result
 
 
@@ -126,6 +138,7 @@ def fit(
     cfg: Config,
     on_note: Notify | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    start: artifact.Artifact | None = None,
 ) -> TrainResult:
     """Train a model on loaded data; the result holds the model in memory, unsaved."""
     started = time.perf_counter()
@@ -162,11 +175,17 @@ def fit(
     loc, scale = fit_scaler(panel, split.n_fit, w.scaler)
     values = apply_scaler(panel, loc, scale)[:, None]  # [N, 1]
 
+    import torch
+
     from rnnforecast import engine_torch, train
     from rnnforecast.model import Forecaster
 
     set_seed(cfg.train.seed)
     model = Forecaster(cfg.model, w.horizon, n_inputs=values.shape[1])
+    if start is not None:
+        _check_warm_start(start, cfg)
+        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in start.weights.items()})
+        note(f"warm start from {start.path} (its best epoch {start.metrics.get('best_epoch')})")
     with train.flush_denormals():
         history = train.fit(
             model, values, split.train_starts, split.val_starts, w.lookback, cfg.train, on_epoch
@@ -203,6 +222,25 @@ def fit(
         seconds=time.perf_counter() - started,
         notes=notes,
     )
+
+
+def _check_warm_start(start: artifact.Artifact, cfg: Config) -> None:
+    """The weights fit only a network of the same shape: cell, sizes, horizon, lookback."""
+    old, new = start.config, cfg
+    pairs = {
+        **{
+            f.name: (getattr(old.model, f.name), getattr(new.model, f.name))
+            for f in dataclasses.fields(old.model)
+        },
+        "horizon": (old.window.horizon, new.window.horizon),
+        "lookback": (old.window.lookback, new.window.lookback),
+    }
+    differ = [f"{k} {a} -> {b}" for k, (a, b) in pairs.items() if a != b]
+    if differ:
+        raise RnnForecastError(
+            f"--warm-start {start.path}: this run changes {', '.join(differ)}; a warm start "
+            "keeps the model's shape, so drop those options or train from scratch"
+        )
 
 
 def _validation_scores(panel, split, values, loc, scale, predict_fn, cfg: Config) -> dict[str, Any]:
@@ -244,7 +282,7 @@ def _tail(frame: pd.DataFrame, panel: Panel, lookback: int) -> pd.DataFrame:
 def _first_last(frame: pd.DataFrame, panel: Panel, which: int) -> list[str]:
     keep = frame[frame["unique_id"].isin(set(panel.ids))]
     pick = keep.groupby("unique_id", sort=False)["ds"].nth(which)
-    return [ts.isoformat() for ts in pick]
+    return [forecast.format_time(ts) for ts in pick]
 
 
 def predict(
@@ -268,7 +306,7 @@ def predict(
     notes.extend(more)
     csv = forecast.to_csv(forecasts)
     if out is not None:
-        atomic_write(out, csv)
+        fsutil.atomic_write(out, csv)
     return PredictResult(
         forecasts=forecasts,
         csv=csv,
@@ -305,16 +343,13 @@ def backtest(
     data_path: str | Path,
     cfg: Config,
     out: str | Path,
-    folds: int = 3,
-    step: int | None = None,
-    refit: bool = True,
-    max_plots: int = 6,
     on_note: Notify | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> EvaluateResult:
     """Rolling origin: for each of `folds` cut-offs, `step` apart, train on the data before it
     (every fold, or once without `refit`), forecast H and score beside the baselines."""
     started = time.perf_counter()
+    folds, step, refit = cfg.evaluate.folds, cfg.evaluate.step, cfg.evaluate.refit
     loaded = data.load(data_path, cfg.data)
     lengths = Panel.from_frame(loaded.frame).lengths
     horizon = resolve(cfg, loaded, lengths).window.horizon
@@ -337,9 +372,37 @@ def backtest(
     )
     doc = _document("backtest", data_path, cfg, result, cfg.data.season, folds, refit)
     doc["step"] = step
-    report.write_report(out, doc, result, loaded.frame, max_plots)
+    report.write_report(out, doc, result, loaded.frame, cfg.evaluate.max_plots)
     notes = [*loaded.notes, *result.notes]
     return EvaluateResult(doc, result, Path(out), time.perf_counter() - started, notes)
+
+
+def info(model_dir: str | Path) -> dict[str, Any]:
+    """What a model is, from its directory alone (no torch)."""
+    art = artifact.load(model_dir)
+    cfg, series, scores = art.config, art.series, art.metrics
+    return {
+        "model_dir": str(model_dir),
+        "created": art.manifest["created"],
+        "rnnforecast_version": art.manifest["rnnforecast_version"],
+        "format_version": art.manifest["format_version"],
+        "cell": cfg.model.cell,
+        "layers": cfg.model.layers,
+        "hidden_size": cfg.model.hidden_size,
+        "parameters": int(sum(v.size for v in art.weights.values())),
+        "frequency": cfg.data.freq,
+        "season": cfg.data.season,
+        "lookback": cfg.window.lookback,
+        "horizon": cfg.window.horizon,
+        "series": len(series["unique_id"]),
+        "observations": int(sum(series["length"])),
+        "data_from": min(series["first_ds"]),
+        "data_to": max(series["last_ds"]),
+        "best_epoch": scores.get("best_epoch"),
+        "epochs_run": len(art.history),
+        "validation": {k: scores[k] for k in ("model", "naive", "seasonal_naive") if k in scores},
+        "config": cfg.to_dict(),
+    }
 
 
 def _document(command, data_path, cfg: Config, result, season, folds, refit) -> dict[str, Any]:

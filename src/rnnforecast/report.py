@@ -104,6 +104,29 @@ class Reporter:
         self.note(_verdict(result.document))
         self.note(f"report written to {result.out} in {result.seconds:.1f} s")
 
+    def info_table(self, facts: dict[str, Any]) -> None:
+        """`rnnforecast info`: what a model is, as a two-column table on stdout."""
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column()
+        shape = f"{facts['cell']}, {facts['layers']} x {facts['hidden_size']} units"
+        rows = {
+            "model": f"{shape} ({facts['parameters']:,} parameters)",
+            "data": f"{facts['series']} series, {facts['observations']:,} points, "
+            f"{facts['data_from']} .. {facts['data_to']}",
+            "frequency": f"{facts['frequency']} (season {facts['season']})",
+            "windows": f"lookback {facts['lookback']} -> horizon {facts['horizon']}",
+            "training": f"best epoch {facts['best_epoch']} of {facts['epochs_run']}",
+            "created": f"{facts['created']} by rnnforecast {facts['rnnforecast_version']}",
+        }
+        for name, block in facts["validation"].items():
+            rows[f"val {name.replace('_', ' ')}"] = "  ".join(
+                f"{m.upper()} {_num(block[m])}" for m in ("mase", "smape", "mae", "rmse")
+            )
+        for key, value in rows.items():
+            table.add_row(key, value)
+        Console(no_color=self.console.no_color, highlight=False).print(table)
+
     def predict_summary(self, result: Any) -> None:
         n = result.forecasts["unique_id"].nunique()
         where = result.out if result.out is not None else "stdout"
