@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import signal
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -133,6 +134,9 @@ def train(
         float,
         typer.Option(help="Seconds to wait for another run's lock on --out (0: fail at once)."),
     ] = 0.0,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run from its checkpoint (--out.ckpt).")
+    ] = False,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -147,7 +151,7 @@ def train(
         cfg, start = pipeline.load_config(config, overrides, warm_start)
         reporter.detail("effective config:\n" + cfg.to_yaml().rstrip())
         with reporter.epochs(cfg.train.epochs) as on_epoch:
-            result = pipeline.train(data, out, cfg, reporter.note, on_epoch, start, wait)
+            result = pipeline.train(data, out, cfg, reporter.note, on_epoch, start, wait, resume)
         if json_out:
             _print_json(
                 {
@@ -364,6 +368,7 @@ def _run(job: Callable[[Any], None], quiet: bool, verbose: bool, debug: bool) ->
     from rnnforecast.report import Reporter
 
     reporter = Reporter(quiet=quiet, verbose=verbose)
+    signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: partial outputs get cleaned up
     try:
         job(reporter)
     except RnnForecastError as e:
@@ -382,6 +387,10 @@ def _run(job: Callable[[Any], None], quiet: bool, verbose: bool, debug: bool) ->
             "report it"
         )
         raise typer.Exit(int(ExitCode.BUG)) from None
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:

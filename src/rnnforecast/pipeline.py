@@ -7,6 +7,7 @@ predict: load model -> load data (or the stored tail) -> forecast -> write
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 import time
 from collections.abc import Callable
@@ -123,14 +124,37 @@ def train(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     start: artifact.Artifact | None = None,
     wait: float = 0.0,
+    resume: bool = False,
 ) -> TrainResult:
     """Train a model on a CSV file (from `start`'s weights, if given) and write its model
-    directory at `out`, holding `out`'s lock so two runs never write it at once."""
+    directory at `out`, holding `out`'s lock so two runs never write it at once.
+
+    Interrupted, it saves a checkpoint beside `out` that `resume` continues from.
+    """
+    from rnnforecast.train import Interrupted, save_checkpoint
+
+    checkpoint = checkpoint_path(out)
     with fsutil.locked(out, wait, on_note):
         loaded = data.load(data_path, cfg.data)
-        result = fit(loaded, cfg, on_note, on_epoch, start)
+        try:
+            result = fit(loaded, cfg, on_note, on_epoch, start, checkpoint if resume else None)
+        except Interrupted as stop:
+            save_checkpoint(checkpoint, stop.state)
+            raise RnnForecastError(
+                f"{stop}; the best weights so far (epoch {stop.state['best_epoch']}) and the "
+                f"optimizer state are saved in {checkpoint}; run the same command with --resume "
+                "to continue",
+                stop.exit_code,
+            ) from None
         result.model = artifact.save(result.model, out)
+        checkpoint.unlink(missing_ok=True)
     return result
+
+
+def checkpoint_path(out: str | Path) -> Path:
+    """Where an interrupted training run into `out` keeps its state."""
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt")
 
 
 def fit(
@@ -139,8 +163,10 @@ def fit(
     on_note: Notify | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     start: artifact.Artifact | None = None,
+    resume: Path | None = None,
 ) -> TrainResult:
-    """Train a model on loaded data; the result holds the model in memory, unsaved."""
+    """Train a model on loaded data; the result holds the model in memory, unsaved.
+    `resume` is a checkpoint of an interrupted run of the same data and settings."""
     started = time.perf_counter()
     notes: list[str] = []
 
@@ -186,10 +212,22 @@ def fit(
         _check_warm_start(start, cfg)
         model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in start.weights.items()})
         note(f"warm start from {start.path} (its best epoch {start.metrics.get('best_epoch')})")
-    with train.flush_denormals():
-        history = train.fit(
-            model, values, split.train_starts, split.val_starts, w.lookback, cfg.train, on_epoch
+    fingerprint = _fingerprint(cfg, values, split)
+    state = train.load_checkpoint(resume) if resume is not None else None
+    if state is not None and state.get("fingerprint") != fingerprint:
+        raise RnnForecastError(
+            f"{resume}: the checkpoint comes from other data or settings; rerun the interrupted "
+            "command unchanged, or delete the checkpoint and train without --resume"
         )
+    try:
+        with train.flush_denormals():
+            history = train.fit(
+                model, values, split.train_starts, split.val_starts, w.lookback, cfg.train,
+                on_epoch, state,
+            )  # fmt: skip
+    except train.Interrupted as stop:
+        stop.state["fingerprint"] = fingerprint
+        raise
     weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     predict_fn = engine_torch.make(cfg.model, weights, history.device)
     scores = _validation_scores(panel, split, values, loc, scale, predict_fn, cfg)
@@ -222,6 +260,14 @@ def fit(
         seconds=time.perf_counter() - started,
         notes=notes,
     )
+
+
+def _fingerprint(cfg: Config, values: np.ndarray, split: Any) -> str:
+    """SHA-256 of the settings and the exact training data, to match a checkpoint to its run."""
+    digest = hashlib.sha256(cfg.to_yaml().encode())
+    for array in (values, split.train_starts, split.val_starts):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def _check_warm_start(start: artifact.Artifact, cfg: Config) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,6 +20,7 @@ from torch.nn import functional as F
 
 from rnnforecast.config import TrainConfig
 from rnnforecast.errors import ExitCode, RnnForecastError
+from rnnforecast.fsutil import atomic_write
 
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mae": F.l1_loss,
@@ -70,6 +76,14 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return name
 
 
+class Interrupted(RnnForecastError):
+    """Ctrl-C or SIGTERM stopped training after a batch; `state` continues it exactly."""
+
+    def __init__(self, epoch: int, state: dict[str, Any]) -> None:
+        super().__init__(f"training interrupted in epoch {epoch}", ExitCode.INTERRUPTED)
+        self.state = state
+
+
 def fit(
     model: nn.Module,
     values: np.ndarray,
@@ -78,9 +92,19 @@ def fit(
     lookback: int,
     cfg: TrainConfig,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> History:
     """Train `model` on windows of `values` [N, F] starting at `train_starts`; early-stop on
-    the loss of the `val_starts` windows; return with the best weights loaded."""
+    the loss of the `val_starts` windows; return with the best weights loaded.
+
+    Ctrl-C or SIGTERM stops it at the end of the current batch by raising `Interrupted`,
+    whose state, given back as `resume`, continues the run to the same result bit for bit.
+    """
+    with _stop_requests() as stop:
+        return _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resume, stop)
+
+
+def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resume, stop):
     device = resolve_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
     history = History(device=str(device), precision=precision)
@@ -99,34 +123,42 @@ def fit(
     val_idx = torch.as_tensor(val_starts, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     generator = torch.Generator().manual_seed(cfg.seed)
-    best_state = _snapshot(model)
     n = len(train_idx)
+    run = _Run(best=_snapshot(model))
+    if resume is not None:
+        run = _restore(resume, model, optimizer, scaler, generator, history, device)
 
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(run.epoch, cfg.epochs + 1):
         started = time.perf_counter()
         model.train()
-        order = train_idx[torch.randperm(n, generator=generator).to(device)]
-        loss_sum = torch.zeros((), device=device)  # accumulated on device: no sync per step
-        norm_sum = torch.zeros((), device=device)
-        steps = 0
-        for b in range(0, n, cfg.batch_size):
-            x, y = _batch(windows, order[b : b + cfg.batch_size], lookback)
+        if run.order is None:  # a resumed run first finishes the epoch it stopped in
+            run.order = train_idx[torch.randperm(n, generator=generator).to(device)]
+            run.loss_sum = torch.zeros((), device=device)  # on device: no sync per step
+            run.norm_sum = torch.zeros((), device=device)
+            run.steps = 0
+        for b in range(run.batch, n, cfg.batch_size):
+            x, y = _batch(windows, run.order[b : b + cfg.batch_size], lookback)
             with ctx:
                 pred = model(x)  # [B, H]
             loss = loss_fn(pred.float(), y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
-            norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)  # norm before clipping
+            norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)  # norm before clip
             if cfg.clip_value > 0:
                 nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
             scaler.step(optimizer)
             scaler.update()
-            loss_sum += loss.detach() * len(y)
-            norm_sum += norm
-            steps += 1
+            run.loss_sum += loss.detach() * len(y)
+            run.norm_sum += norm
+            run.steps += 1
+            if stop.is_set():
+                run.epoch, run.batch = epoch, b + cfg.batch_size
+                state = _checkpoint(run, model, optimizer, scaler, generator, history)
+                raise Interrupted(epoch, state)
+        run.batch, run.order = 0, None
 
-        train_loss = (loss_sum / n).item()
+        train_loss = (run.loss_sum / n).item()
         val_loss = (
             _loss(model, windows, val_idx, lookback, ctx, loss_fn) if len(val_idx) else math.nan
         )
@@ -134,7 +166,7 @@ def fit(
             "epoch": epoch,
             "train_loss": train_loss,
             "val_loss": val_loss,
-            "grad_norm": (norm_sum / max(steps, 1)).item(),
+            "grad_norm": (run.norm_sum / max(run.steps, 1)).item(),
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": time.perf_counter() - started,
         }
@@ -142,7 +174,7 @@ def fit(
         if on_epoch is not None:
             on_epoch(row)
         if not (math.isfinite(train_loss) and (math.isfinite(val_loss) or not len(val_idx))):
-            model.load_state_dict(best_state)
+            model.load_state_dict(run.best)
             raise RnnForecastError(
                 f"training diverged at epoch {epoch} (loss {train_loss:.4g}, validation "
                 f"{val_loss:.4g}); try a lower --lr (now {cfg.lr:g}), keep --clip-norm on, or "
@@ -152,13 +184,67 @@ def fit(
         improved = not len(val_idx) or not val_loss >= history.best_val_loss  # NaN best: first
         if improved:
             history.best_epoch, history.best_val_loss = epoch, val_loss
-            best_state = _snapshot(model)
+            run.best = _snapshot(model)
         elif epoch - history.best_epoch >= cfg.patience:
             history.stop_reason = "early_stopping"
             break
 
-    model.load_state_dict(best_state)
+    model.load_state_dict(run.best)
     return history
+
+
+@dataclass
+class _Run:
+    """Where the loop is: what a checkpoint must hold beyond the model and optimizer."""
+
+    best: dict[str, torch.Tensor]  # weights of the best epoch so far
+    epoch: int = 1
+    batch: int = 0  # first window of the epoch's order still to train on
+    order: torch.Tensor | None = None  # this epoch's shuffled window starts
+    loss_sum: torch.Tensor | None = None
+    norm_sum: torch.Tensor | None = None
+    steps: int = 0
+
+
+def _checkpoint(run: _Run, model, optimizer, scaler, generator, history) -> dict[str, Any]:
+    """Everything needed to continue exactly here, as tensors and plain values."""
+    return {
+        "run": {
+            "best": run.best,
+            "epoch": run.epoch,
+            "batch": run.batch,
+            "order": run.order.cpu(),
+            "loss_sum": run.loss_sum.cpu(),
+            "norm_sum": run.norm_sum.cpu(),
+            "steps": run.steps,
+        },
+        "model": _snapshot(model),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict(),
+        "generator": generator.get_state(),
+        "rng": torch.get_rng_state(),  # dropout masks continue as they would have
+        "rows": history.rows,
+        "best_epoch": history.best_epoch,
+        "best_val_loss": history.best_val_loss,
+    }
+
+
+def _restore(state, model, optimizer, scaler, generator, history, device) -> _Run:
+    """Put a checkpoint back: the inverse of `_checkpoint`."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scaler.load_state_dict(state["scaler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["rng"])
+    history.rows = list(state["rows"])
+    history.best_epoch, history.best_val_loss = state["best_epoch"], state["best_val_loss"]
+    run = _Run(**state["run"])
+    run.order, run.loss_sum, run.norm_sum = (
+        run.order.to(device),
+        run.loss_sum.to(device),
+        run.norm_sum.to(device),
+    )
+    return run
 
 
 def _batch(windows: torch.Tensor, idx: torch.Tensor, lookback: int):
@@ -196,3 +282,47 @@ def flush_denormals() -> Iterator[None]:
         yield
     finally:
         torch.set_flush_denormal(was_on)
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C or SIGTERM, so the loop stops cleanly after its batch;
+    a second Ctrl-C interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signal handlers can only be set from the main thread
+        return
+
+    def request(signum: int, frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a training state with torch.save, atomically; tensors and plain values only."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with `weights_only=True`: plain data, never code."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise RnnForecastError(
+            f"{path}: no checkpoint to resume from; run without --resume"
+        ) from None
+    except Exception as e:  # unpickling errors have no common base class
+        raise RnnForecastError(
+            f"{path}: not a readable checkpoint ({type(e).__name__}); delete it and run "
+            "without --resume"
+        ) from None
