@@ -173,7 +173,7 @@ def train(
 
 
 @app.command()
-@config_options("engine", "device")
+@config_options("engine", "device", "chunk_size")
 def predict(
     data: Annotated[
         Path | None,
@@ -206,20 +206,21 @@ def predict(
                 "--json prints a summary on stdout; give the forecasts --out FILE"
             )
         run = Config.load(config, overrides)
-        result = pipeline.predict(model, data, target, run.predict.engine, run.train.device)
+        result = pipeline.predict(
+            model, data, target, run.predict.engine, run.train.device, run.predict.chunk_size,
+            stream=sys.stdout,
+        )  # fmt: skip
+        sys.stdout.flush()
         for message in result.notes:
             reporter.note(message)
-        if target is None:
-            sys.stdout.write(result.csv)
-            sys.stdout.flush()
         if json_out:
             _print_json(
                 {
                     "command": "predict",
                     "model_dir": str(model),
                     "out": str(result.out),
-                    "series": int(result.forecasts["unique_id"].nunique()),
-                    "rows": len(result.forecasts),
+                    "series": result.series,
+                    "rows": result.rows,
                     "engine": result.engine,
                     "seconds": round(result.seconds, 3),
                     "notes": result.notes,

@@ -142,6 +142,10 @@ class PredictConfig:
         "auto", "auto (numpy on CPU, torch on a GPU or huge batches), numpy or torch",
         choices=ENGINE_CHOICES,
     )  # fmt: skip
+    chunk_size: int = _opt(
+        10_000, "read and forecast a long file this many series at a time; 0: all at once",
+        minimum=0,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

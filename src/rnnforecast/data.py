@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import re
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +54,20 @@ def load(path: str | Path, cfg: DataConfig, model: str | None = None) -> Loaded:
     existing model: errors then say the data does not match that model.
     """
     path = Path(path)
-    raw, notes = read_csv(path, id_col=cfg.id_col or ID_NAME)
+    options, notes = _csv_options(path, cfg.id_col or ID_NAME)
+    raw = next(_read(path, options))
+    return prepare(raw, cfg, path, model, notes)
+
+
+def prepare(
+    raw: pd.DataFrame,
+    cfg: DataConfig,
+    path: Path,
+    model: str | None = None,
+    notes: list[str] | None = None,
+) -> Loaded:
+    """Detect columns, parse, validate and repair rows read from `path` (whose index is the
+    row number in the file, so errors name the right line)."""
     layout, time_col, targets, id_col = detect_columns(raw, cfg, path, model)
     frame = _to_long(raw, layout, time_col, targets, id_col)
     lines = frame["_line"].to_numpy()
@@ -60,11 +75,54 @@ def load(path: str | Path, cfg: DataConfig, model: str | None = None) -> Loaded:
     frame["y"] = _parse_target(frame["y"], lines, frame["_col"], path)
     frame, freq, more = _regularise(frame.drop(columns="_col"), cfg, path, model)
     schema = Schema(layout=layout, time_col=time_col, target=targets, id_col=id_col, freq=freq)
-    return Loaded(frame=frame, schema=schema, notes=tuple(notes + more), source=str(path))
+    return Loaded(frame=frame, schema=schema, notes=tuple((notes or []) + more), source=str(path))
 
 
-def read_csv(path: Path, id_col: str = ID_NAME) -> tuple[pd.DataFrame, list[str]]:
-    """Read a CSV whatever its delimiter (, ; tab |) and encoding (UTF-8, BOM, latin-1)."""
+def load_chunks(
+    path: str | Path, cfg: DataConfig, series: int, model: str | None = None, rows: int = 500_000
+) -> Iterator[Loaded]:
+    """Yield a long file's series whole, about `series` at a time, reading `rows` lines at a
+    time, so memory is bounded by the chunk and not by the file. The rows of each series must
+    be together in the file (as `sort -t, -k1,1` or any export by series leaves them)."""
+    path = Path(path)
+    id_col = cfg.id_col or ID_NAME
+    options, notes = _csv_options(path, id_col)
+    handed_out: set[str] = set()
+    waiting = None  # rows read but not yet handed out; the last series may still be running
+    for block in _read(path, options, rows):
+        if id_col not in block.columns:
+            raise RnnForecastError(f"{path}: no id column '{id_col}', needed to read it by chunks")
+        waiting = block if waiting is None else pd.concat([waiting, block])
+        starts = _series_starts(waiting[id_col], handed_out, path)
+        while len(starts) > series:  # `series` whole series, and the next one has begun
+            chunk, waiting = waiting.iloc[: starts[series]], waiting.iloc[starts[series] :]
+            starts = starts[series:] - starts[series]
+            handed_out.update(chunk[id_col].astype(str))
+            yield prepare(chunk, cfg, path, model, notes)
+            notes = []
+    if waiting is not None:
+        yield prepare(waiting, cfg, path, model, notes)
+
+
+def _series_starts(ids: pd.Series, handed_out: set[str], path: Path) -> np.ndarray:
+    """Positions where each series' run of rows begins; a series that appears again after
+    its run ended (in these rows, or in a chunk already handed out) cannot be read by chunks."""
+    ids = ids.astype(str)
+    first = ids.ne(ids.shift()).to_numpy()
+    runs = ids[first]
+    again = runs[runs.duplicated() | runs.isin(handed_out)]
+    if len(again):
+        raise RnnForecastError(
+            f"{path}: series '{again.iloc[0]}' appears again at line {again.index[0] + 2}; to read "
+            "by chunks the rows of each series must be together: sort the file by id, or pass "
+            "--chunk-size 0 to read it whole"
+        )
+    return np.flatnonzero(first)
+
+
+def _csv_options(path: Path, id_col: str) -> tuple[dict, list[str]]:
+    """pandas.read_csv options for this file: delimiter (, ; tab |), encoding (UTF-8, BOM,
+    latin-1), the id column read as text; and notes on what was guessed."""
     if not path.exists():
         raise RnnForecastError(f"{path}: no such file; check the path")
     if path.is_dir():
@@ -91,18 +149,40 @@ def read_csv(path: Path, id_col: str = ID_NAME) -> tuple[pd.DataFrame, list[str]
     text = head.decode(encoding, errors="replace")
     sep = _sniff_delimiter(text)
     header = next(csv.reader([text.splitlines()[0]], delimiter=sep), [])
-    dtype = {id_col: str} if id_col in header else None
+    options = {
+        "sep": sep,
+        "encoding": encoding,
+        "dtype": {id_col: str} if id_col in header else None,
+        "skipinitialspace": True,
+        "index_col": False,  # a row longer than the header must not become an index
+    }
+    return options, notes
+
+
+def _read(path: Path, options: dict, rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """The whole file as one frame, or blocks of `rows` rows; the index is the row number."""
+    result = _strict(path, lambda: pd.read_csv(path, chunksize=rows, **options))
+    blocks = iter([result]) if rows is None else result
+    first = True
+    while (block := _strict(path, lambda: next(blocks, None))) is not None:
+        block.columns = [str(c).strip() for c in block.columns]
+        if first and block.empty:
+            raise RnnForecastError(f"{path}: has a header but no data rows")
+        if len(set(block.columns)) != len(block.columns):
+            raise RnnForecastError(f"{path}: duplicate column names in the header; rename them")
+        first = False
+        yield block
+
+
+def _strict(path: Path, read: Callable[[], Any]) -> Any:
+    """Run one pandas read, turning its parse errors into one-line messages."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            raw = pd.read_csv(
-                path, sep=sep, encoding=encoding, dtype=dtype, skipinitialspace=True,
-                index_col=False,  # a row longer than the header must not become an index
-            )  # fmt: skip
+            return read()
     except pd.errors.ParserWarning:
         raise RnnForecastError(
-            f"{path}: rows have more fields than the header ({len(header)} columns); "
-            "fix the ragged rows"
+            f"{path}: rows have more fields than the header; fix the ragged rows"
         ) from None
     except pd.errors.EmptyDataError:
         raise RnnForecastError(f"{path}: no columns found; it needs a header line") from None
@@ -111,12 +191,6 @@ def read_csv(path: Path, id_col: str = ID_NAME) -> tuple[pd.DataFrame, list[str]
         raise RnnForecastError(f"{path}: malformed CSV ({detail}); fix the ragged row") from None
     except UnicodeDecodeError:
         raise RnnForecastError(f"{path}: cannot decode the text; save it as UTF-8") from None
-    raw.columns = [str(c).strip() for c in raw.columns]
-    if raw.empty:
-        raise RnnForecastError(f"{path}: has a header but no data rows")
-    if len(set(raw.columns)) != len(raw.columns):
-        raise RnnForecastError(f"{path}: duplicate column names in the header; rename them")
-    return raw, notes
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -224,7 +298,7 @@ def _to_long(
     raw: pd.DataFrame, layout: str, time_col: str, targets: tuple[str, ...], id_col: str | None
 ) -> pd.DataFrame:
     """One row per observation with its CSV line number; `_col` says which column y came from."""
-    line = pd.RangeIndex(2, len(raw) + 2)  # header is line 1
+    line = raw.index.to_numpy() + 2  # the index counts data rows; the header is line 1
     parts = []
     for t in targets:
         uid = raw[id_col].astype(str) if id_col else pd.Series(t, index=raw.index, dtype=object)

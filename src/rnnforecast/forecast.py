@@ -102,13 +102,17 @@ def format_time(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%d") if ts.tz is None and ts == ts.normalize() else str(ts)
 
 
-def format_times(ds: pd.Series) -> pd.Series:
-    """ISO text: dates alone when every time is midnight, else date and time."""
-    if ds.dt.tz is None and (ds.dt.normalize() == ds).all():
-        return ds.dt.strftime("%Y-%m-%d")
-    return ds.astype(str)
+def dates_only(ds: pd.Series, freq: str) -> bool:
+    """Whether forecasts stepping by `freq` from times like `ds` are all midnights: then
+    they are written as plain dates. Decided once per model, so every chunk agrees."""
+    try:
+        sub_daily = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) < pd.Timedelta(days=1)
+    except (ValueError, TypeError):  # months, quarters...: calendar steps keep the time of day
+        sub_daily = False
+    return not sub_daily and ds.dt.tz is None and bool((ds.dt.normalize() == ds).all())
 
 
-def to_csv(frame: pd.DataFrame) -> str:
-    """The forecast CSV text; the same frame always gives the same bytes."""
-    return frame.assign(ds=format_times(frame["ds"])).to_csv(index=False, lineterminator="\n")
+def to_csv(frame: pd.DataFrame, dates: bool, header: bool = True) -> str:
+    """Forecast CSV text (ISO times, or dates alone); the same frame gives the same bytes."""
+    ds = frame["ds"].dt.strftime("%Y-%m-%d") if dates else frame["ds"].astype(str)
+    return frame.assign(ds=ds).to_csv(index=False, header=header, lineterminator="\n")

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from rnnforecast.errors import ExitCode, RnnForecastError
 
@@ -28,6 +29,13 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     with _staged_file(path) as tmp:
         tmp.write_bytes(payload)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path) -> Iterator[TextIO]:
+    """A text file to write in pieces; it appears at `path` whole, when the block ends."""
+    with _staged_file(Path(path)) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        yield f
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ predict: load model -> load data (or the stored tail) -> forecast -> write
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import random
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -56,8 +57,9 @@ class EvaluateResult:
 
 @dataclass
 class PredictResult:
-    forecasts: pd.DataFrame
-    csv: str
+    forecasts: pd.DataFrame | None  # None when written in several chunks
+    series: int
+    rows: int
     out: Path | None
     engine: str
     seconds: float
@@ -337,29 +339,47 @@ def predict(
     out: str | Path | None = None,
     engine: str = "auto",
     device: str = "auto",
+    chunk_size: int = 0,
+    stream: TextIO | None = None,
 ) -> PredictResult:
-    """Forecast H steps after the latest data (the file given, or the model's stored tail)."""
+    """Forecast H steps after the latest data (the file given, or the model's stored tail).
+
+    The CSV goes to `out` (atomically) or to `stream`. With `chunk_size`, a long file is read
+    and forecast that many series at a time, so memory stays bounded by the chunk.
+    """
     started = time.perf_counter()
     art = artifact.load(model_dir)
-    notes: list[str] = []
+    cfg = art.config
     if data_path is None:
-        frame = art.tail
+        chunks: Any = [(art.tail, ())]
+    elif chunk_size and cfg.data.id_col:
+        loaded = data.load_chunks(data_path, cfg.data, chunk_size, model=str(model_dir))
+        chunks = ((part.frame, part.notes) for part in loaded)
     else:
-        loaded = data.load(data_path, art.config.data, model=str(model_dir))
-        frame, notes = loaded.frame, list(loaded.notes)
-    engine = forecast.resolve_engine(engine, device, frame["unique_id"].nunique())
-    forecasts, more = forecast.forecast(art, frame, forecast.make_engine(art, engine, device))
-    notes.extend(more)
-    csv = forecast.to_csv(forecasts)
-    if out is not None:
-        fsutil.atomic_write(out, csv)
+        part = data.load(data_path, cfg.data, model=str(model_dir))
+        chunks = [(part.frame, part.notes)]
+    dates = forecast.dates_only(art.tail["ds"], cfg.data.freq)
+    engine = forecast.resolve_engine(engine, device, chunk_size or len(art.series["unique_id"]))
+    predict_fn = forecast.make_engine(art, engine, device)
+    notes: list[str] = []
+    series = rows = 0
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(fsutil.atomic_open(out)) if out is not None else stream
+        for i, (frame, more) in enumerate(chunks):
+            forecasts, skipped = forecast.forecast(art, frame, predict_fn)
+            notes.extend([*more, *skipped])
+            if sink is not None:
+                sink.write(forecast.to_csv(forecasts, dates, header=i == 0))
+            series, rows = series + forecasts["unique_id"].nunique(), rows + len(forecasts)
+            kept = forecasts if i == 0 else None  # several chunks: keep none in memory
     return PredictResult(
-        forecasts=forecasts,
-        csv=csv,
+        forecasts=kept,
+        series=series,
+        rows=rows,
         out=Path(out) if out is not None else None,
         engine=engine,
         seconds=time.perf_counter() - started,
-        notes=notes,
+        notes=list(dict.fromkeys(notes)),
     )
 
 

@@ -128,11 +128,10 @@ class Reporter:
         Console(no_color=self.console.no_color, highlight=False).print(table)
 
     def predict_summary(self, result: Any) -> None:
-        n = result.forecasts["unique_id"].nunique()
         where = result.out if result.out is not None else "stdout"
         self.note(
-            f"forecast {n} series x {len(result.forecasts) // max(n, 1)} steps with the "
-            f"{result.engine} engine in {result.seconds:.2f} s -> {where}"
+            f"forecast {result.series} series x {result.rows // max(result.series, 1)} steps "
+            f"with the {result.engine} engine in {result.seconds:.2f} s -> {where}"
         )
 
 
