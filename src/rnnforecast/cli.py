@@ -137,6 +137,10 @@ def train(
     resume: Annotated[
         bool, typer.Option(help="Continue an interrupted run from its checkpoint (--out.ckpt).")
     ] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(help="Train with this many processes on this machine (torchrun, DDP).", min=1),
+    ] = 1,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -144,6 +148,8 @@ def train(
     debug: Debug = False,
 ) -> None:
     """Train a model on DATA and write a self-contained model directory."""
+    if nproc > 1 and not _in_torchrun():
+        _relaunch_with_torchrun(nproc)
 
     def job(reporter) -> None:
         from rnnforecast import pipeline
@@ -152,12 +158,14 @@ def train(
         reporter.detail("effective config:\n" + cfg.to_yaml().rstrip())
         with reporter.epochs(cfg.train.epochs) as on_epoch:
             result = pipeline.train(data, out, cfg, reporter.note, on_epoch, start, wait, resume)
-        if json_out:
+        if json_out and not _in_torchrun(worker=True):
             _print_json(
                 {
                     "command": "train",
                     "model_dir": str(result.model.path),
                     "series": result.n_series,
+                    "train_windows": result.n_train_windows,
+                    "val_windows": result.n_val_windows,
                     "best_epoch": result.history.best_epoch,
                     "epochs_run": len(result.history.rows),
                     "stop_reason": result.history.stop_reason,
@@ -169,7 +177,31 @@ def train(
             )
         reporter.train_summary(result)
 
-    _run(job, quiet or json_out, verbose, debug)
+    _run(job, quiet or json_out or _in_torchrun(worker=True), verbose, debug)
+
+
+def _in_torchrun(worker: bool = False) -> bool:
+    """Whether torchrun started this process (as a rank other than 0, with `worker`)."""
+    import os
+
+    if worker:
+        return os.environ.get("RANK", "0") != "0"
+    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _relaunch_with_torchrun(nproc: int) -> None:
+    """`train --nproc N` is `torchrun --standalone --nproc-per-node N -m rnnforecast train`."""
+    import subprocess
+    import sys
+
+    args, skip = [], False
+    for arg in sys.argv[1:]:  # the same command without --nproc (torchrun would take it)
+        if not skip and not arg.startswith("--nproc"):
+            args.append(arg)
+        skip = arg == "--nproc"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc-per-node={nproc}", "-m", "rnnforecast", *args]  # fmt: skip
+    raise typer.Exit(subprocess.call(cmd))
 
 
 @app.command()

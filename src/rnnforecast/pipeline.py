@@ -131,25 +131,32 @@ def train(
     """Train a model on a CSV file (from `start`'s weights, if given) and write its model
     directory at `out`, holding `out`'s lock so two runs never write it at once.
 
-    Interrupted, it saves a checkpoint beside `out` that `resume` continues from.
+    Interrupted, it saves a checkpoint beside `out` that `resume` continues from. Under
+    torchrun every process trains its share; only rank 0 locks, logs and writes.
     """
+    from rnnforecast import distributed
     from rnnforecast.train import Interrupted, save_checkpoint
 
     checkpoint = checkpoint_path(out)
-    with fsutil.locked(out, wait, on_note):
-        loaded = data.load(data_path, cfg.data)
-        try:
-            result = fit(loaded, cfg, on_note, on_epoch, start, checkpoint if resume else None)
-        except Interrupted as stop:
-            save_checkpoint(checkpoint, stop.state)
-            raise RnnForecastError(
-                f"{stop}; the best weights so far (epoch {stop.state['best_epoch']}) and the "
-                f"optimizer state are saved in {checkpoint}; run the same command with --resume "
-                "to continue",
-                stop.exit_code,
-            ) from None
-        result.model = artifact.save(result.model, out)
-        checkpoint.unlink(missing_ok=True)
+    with distributed.session(cfg.train.device):
+        writer = distributed.rank() == 0
+        lock = fsutil.locked(out, wait, on_note) if writer else contextlib.nullcontext()
+        with lock:
+            loaded = data.load(data_path, cfg.data)
+            try:
+                result = fit(loaded, cfg, on_note, on_epoch, start, checkpoint if resume else None)
+            except Interrupted as stop:
+                if writer:
+                    save_checkpoint(checkpoint, stop.state)
+                raise RnnForecastError(
+                    f"{stop}; the best weights so far (epoch {stop.state['best_epoch']}) and the "
+                    f"optimizer state are saved in {checkpoint}; run the same command with "
+                    "--resume to continue",
+                    stop.exit_code,
+                ) from None
+            if writer:
+                result.model = artifact.save(result.model, out)
+                checkpoint.unlink(missing_ok=True)
     return result
 
 
@@ -169,6 +176,10 @@ def fit(
 ) -> TrainResult:
     """Train a model on loaded data; the result holds the model in memory, unsaved.
     `resume` is a checkpoint of an interrupted run of the same data and settings."""
+    import torch
+
+    from rnnforecast import distributed
+
     started = time.perf_counter()
     notes: list[str] = []
 
@@ -200,10 +211,8 @@ def fit(
         panel = panel.select(enough)
 
     split = split_windows(panel, w.lookback, w.horizon, w.val_size)
-    loc, scale = fit_scaler(panel, split.n_fit, w.scaler)
+    loc, scale = distributed.broadcast_numpy(np.stack(fit_scaler(panel, split.n_fit, w.scaler)))
     values = apply_scaler(panel, loc, scale)[:, None]  # [N, 1]
-
-    import torch
 
     from rnnforecast import engine_torch, train
     from rnnforecast.model import Forecaster
@@ -214,7 +223,7 @@ def fit(
         _check_warm_start(start, cfg)
         model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in start.weights.items()})
         note(f"warm start from {start.path} (its best epoch {start.metrics.get('best_epoch')})")
-    fingerprint = _fingerprint(cfg, values, split)
+    fingerprint = _fingerprint(cfg, values, split, distributed.world())
     state = train.load_checkpoint(resume) if resume is not None else None
     if state is not None and state.get("fingerprint") != fingerprint:
         raise RnnForecastError(
@@ -264,9 +273,10 @@ def fit(
     )
 
 
-def _fingerprint(cfg: Config, values: np.ndarray, split: Any) -> str:
-    """SHA-256 of the settings and the exact training data, to match a checkpoint to its run."""
-    digest = hashlib.sha256(cfg.to_yaml().encode())
+def _fingerprint(cfg: Config, values: np.ndarray, split: Any, processes: int) -> str:
+    """SHA-256 of the settings, the exact training data and the number of processes, to match
+    a checkpoint to its run."""
+    digest = hashlib.sha256(f"{processes}\n{cfg.to_yaml()}".encode())
     for array in (values, split.train_starts, split.val_starts):
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()

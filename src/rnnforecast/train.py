@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rnnforecast import distributed
 from rnnforecast.config import TrainConfig
 from rnnforecast.errors import ExitCode, RnnForecastError
 from rnnforecast.fsutil import atomic_write
@@ -105,7 +106,7 @@ def fit(
 
 
 def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resume, stop):
-    device = resolve_device(cfg.device)
+    device = distributed.local_device(resolve_device(cfg.device))
     precision = resolve_precision(cfg.precision, device)
     history = History(device=str(device), precision=precision)
     if device.type == "cuda":
@@ -117,6 +118,8 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     max_norm = cfg.clip_norm if cfg.clip_norm > 0 else math.inf  # inf: measure, never clip
 
     model.to(device)
+    net = distributed.wrap(model, device)  # DDP under torchrun: gradients averaged in backward
+    batch_size = max(1, cfg.batch_size // distributed.world())  # cfg.batch_size is global
     series = torch.as_tensor(values, device=device)  # [N, F]
     windows = series.unfold(0, lookback + model.head.out_features, 1)  # [N-W+1, F, W], a view
     train_idx = torch.as_tensor(train_starts, device=device)
@@ -136,10 +139,11 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
             run.loss_sum = torch.zeros((), device=device)  # on device: no sync per step
             run.norm_sum = torch.zeros((), device=device)
             run.steps = 0
-        for b in range(run.batch, n, cfg.batch_size):
-            x, y = _batch(windows, run.order[b : b + cfg.batch_size], lookback)
+        mine = distributed.shard(run.order)  # this process's windows (all of them alone)
+        for b in range(run.batch, len(mine), batch_size):
+            x, y = _batch(windows, mine[b : b + batch_size], lookback)
             with ctx:
-                pred = model(x)  # [B, H]
+                pred = net(x)  # [B, H]
             loss = loss_fn(pred.float(), y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -152,13 +156,14 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
             run.loss_sum += loss.detach() * len(y)
             run.norm_sum += norm
             run.steps += 1
-            if stop.is_set():
-                run.epoch, run.batch = epoch, b + cfg.batch_size
+            if distributed.any_process(stop.is_set(), device):
+                run.epoch, run.batch = epoch, b + batch_size
                 state = _checkpoint(run, model, optimizer, scaler, generator, history)
                 raise Interrupted(epoch, state)
         run.batch, run.order = 0, None
 
-        train_loss = (run.loss_sum / n).item()
+        loss_sum, count = distributed.all_sum(run.loss_sum, _count(len(mine), device))
+        train_loss = (loss_sum / count).item()
         val_loss = (
             _loss(model, windows, val_idx, lookback, ctx, loss_fn) if len(val_idx) else math.nan
         )
@@ -255,17 +260,23 @@ def _batch(windows: torch.Tensor, idx: torch.Tensor, lookback: int):
 
 @torch.inference_mode()
 def _loss(model, windows, idx, lookback, ctx, loss_fn) -> float:
-    """Mean loss over the windows at `idx`, in large batches."""
+    """Mean loss over the windows at `idx`, in large batches; in a torchrun job each process
+    takes its share and the sums are added up, so every process gets the same value."""
     model.eval()
     total = torch.zeros((), device=windows.device)
-    count = 0
-    for b in range(0, len(idx), VAL_BATCH):
-        x, y = _batch(windows, idx[b : b + VAL_BATCH], lookback)
+    mine = idx[distributed.rank() :: distributed.world()]
+    for b in range(0, len(mine), VAL_BATCH):
+        x, y = _batch(windows, mine[b : b + VAL_BATCH], lookback)
         with ctx:
             pred = model(x)  # [B, H]
         total += loss_fn(pred.float(), y, reduction="sum")
-        count += y.numel()
+    horizon = windows.shape[-1] - lookback
+    total, count = distributed.all_sum(total, _count(len(mine) * horizon, windows.device))
     return (total / count).item()
+
+
+def _count(n: int, device: torch.device) -> torch.Tensor:
+    return torch.tensor(float(n), device=device)
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
