@@ -69,11 +69,11 @@ def prepare(
     """Detect columns, parse, validate and repair rows read from `path` (whose index is the
     row number in the file, so errors name the right line)."""
     layout, time_col, targets, id_col = detect_columns(raw, cfg, path, model)
-    frame = _to_long(raw, layout, time_col, targets, id_col)
+    frame = _to_long(raw, targets, time_col, id_col)
     lines = frame["_line"].to_numpy()
     frame["ds"] = _parse_times(frame["ds"], lines, path, time_col)
-    frame["y"] = _parse_target(frame["y"], lines, frame["_col"], path)
-    frame, freq, more = _regularise(frame.drop(columns="_col"), cfg, path, model)
+    frame["y"] = _parse_target(frame["y"], lines, targets, path)
+    frame, freq, more = _regularise(frame, cfg, path, model)
     schema = Schema(layout=layout, time_col=time_col, target=targets, id_col=id_col, freq=freq)
     return Loaded(frame=frame, schema=schema, notes=tuple((notes or []) + more), source=str(path))
 
@@ -295,32 +295,30 @@ def _mostly_numeric(col: pd.Series) -> bool:
 
 
 def _to_long(
-    raw: pd.DataFrame, layout: str, time_col: str, targets: tuple[str, ...], id_col: str | None
+    raw: pd.DataFrame, targets: tuple[str, ...], time_col: str, id_col: str | None
 ) -> pd.DataFrame:
-    """One row per observation with its CSV line number; `_col` says which column y came from."""
+    """One row per observation with its CSV line; several targets are stacked in order."""
     line = raw.index.to_numpy() + 2  # the index counts data rows; the header is line 1
-    parts = []
-    for t in targets:
-        uid = raw[id_col].astype(str) if id_col else pd.Series(t, index=raw.index, dtype=object)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "unique_id": uid.to_numpy(),
-                    "ds": raw[time_col].to_numpy(),
-                    "y": raw[t].to_numpy(),
-                    "_col": t,
-                    "_line": line,
-                }
-            )
-        )
-    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    frame["unique_id"] = frame["unique_id"].astype(str)
     if id_col:
         missing = raw[id_col].isna().to_numpy()
         if missing.any():
             at = int(line[missing.argmax()])
             raise RnnForecastError(f"id column '{id_col}': empty id at line {at}; fill it in")
-    return frame
+    ids = raw[id_col] if id_col else None
+    if ids is not None and not pd.api.types.is_string_dtype(ids):
+        ids = ids.astype(str)
+    parts = [
+        pd.DataFrame(
+            {
+                "unique_id": ids if ids is not None else t,
+                "ds": raw[time_col],
+                "y": raw[t],
+                "_line": line,
+            }
+        )
+        for t in targets
+    ]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _parse_times(col: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd.Series:
@@ -342,6 +340,10 @@ def _parse_times(col: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd
             f"{path}: column '{name}' holds numbers, not dates (line {lines[0]}: {values[0]}); "
             "use dates such as 2024-01-31, or whole years"
         )
+    try:
+        return _parse_iso(col)  # the common case, and the fast one
+    except (ValueError, TypeError, OverflowError):
+        pass
     text = col.astype(str).str.strip()
     try:
         with warnings.catch_warnings():
@@ -373,65 +375,97 @@ def _parse_times(col: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd
     return parsed
 
 
-def _parse_target(col: pd.Series, lines: np.ndarray, source: pd.Series, path: Path) -> pd.Series:
+def _parse_iso(col: pd.Series) -> pd.Series:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(col, format="ISO8601")
+    if parsed.dtype == object:  # mixed offsets: let the slow path explain
+        raise ValueError("mixed time zones")
+    return parsed
+
+
+def _parse_target(
+    col: pd.Series, lines: np.ndarray, targets: tuple[str, ...], path: Path
+) -> pd.Series:
     """Float values; a non-number or an infinity names its line and column."""
+    rows = len(col) // len(targets)  # several targets are stacked, one block each
     if pd.api.types.is_bool_dtype(col):
         raise RnnForecastError(
-            f"{path}: target column '{source.iloc[0]}' holds true/false, not numbers"
+            f"{path}: target column '{targets[0]}' holds true/false, not numbers"
         )
-    values = pd.to_numeric(col, errors="coerce")
-    bad = (values.isna() & col.notna() & (col.astype(str).str.strip() != "")).to_numpy()
-    if bad.any():
-        at = bad.argmax()
-        raise RnnForecastError(
-            f"{path}: column '{source.iloc[at]}': '{col.iloc[at]}' at line {lines[at]} "
-            "is not a number; fix or remove the row"
-        )
-    values = values.astype("float64")
+    if pd.api.types.is_numeric_dtype(col):
+        values = col.astype("float64")
+    else:
+        values = pd.to_numeric(col, errors="coerce")
+        bad = (values.isna() & col.notna() & (col.astype(str).str.strip() != "")).to_numpy()
+        if bad.any():
+            at = bad.argmax()
+            raise RnnForecastError(
+                f"{path}: column '{targets[at // rows]}': '{col.iloc[at]}' at line {lines[at]} "
+                "is not a number; fix or remove the row"
+            )
+        values = values.astype("float64")
     inf = np.isinf(values.to_numpy())
     if inf.any():
         at = inf.argmax()
         raise RnnForecastError(
-            f"{path}: column '{source.iloc[at]}': {values.iloc[at]} at line {lines[at]}; "
+            f"{path}: column '{targets[at // rows]}': {values.iloc[at]} at line {lines[at]}; "
             "replace infinities with real values or leave the cell empty and use --fill"
         )
     return values
 
 
 def _regularise(frame: pd.DataFrame, cfg: DataConfig, path: Path, model: str | None):
-    """Sort, reject duplicates, settle the frequency, and fill gaps/NaNs under cfg.fill."""
+    """Group rows by series in time order, reject duplicates, settle the frequency, and fill
+    gaps/NaNs under cfg.fill. Already ordered files (the usual case) are not re-sorted."""
     notes: list[str] = []
-    order = frame.sort_values(["unique_id", "ds"], kind="stable")
-    within = frame.groupby("unique_id", sort=False)["ds"].is_monotonic_increasing
-    if not within.all():
-        notes.append(f"{path}: rows were not in time order; sorted them by time")
-    frame = order.reset_index(drop=True)
-    dup = frame.duplicated(["unique_id", "ds"], keep=False).to_numpy()
+    ids, same, step = _neighbours(frame)
+    back_in_time = bool((same & (step < 0)).any())
+    if back_in_time or not _grouped(ids, same):
+        if back_in_time:
+            notes.append(f"{path}: rows were not in time order; sorted them by time")
+        frame = frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+        ids, same, step = _neighbours(frame)
+    dup = same & (step == 0)
     if dup.any():
-        row = frame[dup].iloc[0]
-        lines = frame.loc[dup & (frame["unique_id"] == row["unique_id"]).to_numpy()]
-        lines = lines.loc[lines["ds"] == row["ds"], "_line"].tolist()
+        i = int(dup.argmax())
+        lines = frame["_line"].to_numpy()[i : i + 2].tolist()
         raise RnnForecastError(
-            f"{path}: series '{row['unique_id']}' has duplicate time {row['ds']} "
-            f"(lines {', '.join(map(str, lines[:3]))}); keep one row per time"
+            f"{path}: series '{ids[i]}' has duplicate time {frame['ds'].iat[i]} "
+            f"(lines {', '.join(map(str, lines))}); keep one row per time"
         )
     if cfg.freq:
         freq = normalize_freq(cfg.freq, frame["ds"])
     else:
-        freq = _infer_freq(frame, path)
-    frame, fill_notes = _fill(frame, freq, cfg.fill, path, model)
+        freq = _infer_freq(frame, same, path)
+    frame, fill_notes = _fill(frame, freq, cfg.fill, path, model, np.append(same, False))
     notes.extend(fill_notes)
     return frame.drop(columns="_line").reset_index(drop=True), freq, notes
 
 
-def _infer_freq(frame: pd.DataFrame, path: Path) -> str:
+def _grouped(ids: np.ndarray, same: np.ndarray) -> bool:
+    """Whether each series' rows are together: true at once when the runs come in sorted id
+    order (the usual export), else when there are as many runs as distinct ids."""
+    heads = ids[np.concatenate([[0], np.flatnonzero(~same) + 1])]
+    return bool((heads[1:] > heads[:-1]).all()) or len(heads) == len(pd.unique(ids))
+
+
+def _neighbours(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Series ids, whether each row's successor is of the same series, and the time step to
+    it (in ns): the facts ordering, duplicate and gap checks need, in a few vector ops."""
+    ids = frame["unique_id"].to_numpy()
+    times = pd.DatetimeIndex(frame["ds"]).asi8
+    return ids, ids[1:] == ids[:-1], np.diff(times)
+
+
+def _infer_freq(frame: pd.DataFrame, same: np.ndarray, path: Path) -> str:
     """The frequency of the longest series (the others are checked against it later)."""
-    sizes = frame.groupby("unique_id", sort=False).size().sort_values(ascending=False)
-    for uid in sizes.index[:3]:
-        if sizes[uid] < 3:
+    starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
+    lengths = np.diff(np.concatenate([starts, [len(frame)]]))
+    for i in np.argsort(-lengths, kind="stable")[:3]:
+        if lengths[i] < 3:
             break
-        ds = frame.loc[frame["unique_id"] == uid, "ds"]
-        freq = guess_freq(ds)
+        freq = guess_freq(frame["ds"].iloc[starts[i] : starts[i] + lengths[i]])
         if freq:
             return freq
     raise RnnForecastError(
@@ -507,20 +541,24 @@ def _bad_freq(alias: str) -> str:
 
 
 def _fill(
-    frame: pd.DataFrame, freq: str, fill: str, path: Path, model: str | None = None
+    frame: pd.DataFrame, freq: str, fill: str, path: Path, model: str | None, same: np.ndarray
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Check every series steps by `freq`; fill gaps and NaNs under `fill`, or raise."""
+    """Check every series steps by `freq` (`same[i]`: row i+1 is of row i's series); fill gaps
+    and NaNs under `fill`, or raise."""
     offset = pd.tseries.frequencies.to_offset(freq)
     ds = frame["ds"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # non-vectorised offsets warn about performance
-        expected_next = ds + offset
-        on_grid = (ds + offset) - offset == ds
-    same = frame["unique_id"].eq(frame["unique_id"].shift(-1)).to_numpy()
-    nxt = ds.shift(-1)
-    step_ok = (~same) | (nxt == expected_next).to_numpy()
-    gap = same & (nxt > expected_next).to_numpy()
-    off = ~on_grid.to_numpy() | (~step_ok & ~gap)
+    times = pd.DatetimeIndex(ds).as_unit("ns").asi8
+    if isinstance(offset, pd.offsets.Tick):  # fixed steps: plain integer arithmetic
+        expected = times + offset.nanos
+        on_grid = np.ones(len(ds), dtype=bool)
+    else:  # calendar steps (months, quarters, weeks...): pandas' offset arithmetic
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # non-vectorised offsets warn about performance
+            expected = pd.DatetimeIndex(ds + offset).as_unit("ns").asi8
+            on_grid = (ds + offset) - offset == ds
+    following = np.append(times[1:], 0)
+    gap = same & (following > expected)
+    off = ~np.asarray(on_grid) | (same & (following < expected))
     if off.any():
         i = int(off.argmax())
         uid = frame["unique_id"].iat[i]
@@ -539,7 +577,7 @@ def _fill(
             i = int(gap.argmax())
             raise RnnForecastError(
                 f"{path}: series '{frame['unique_id'].iat[i]}' has a gap after {ds.iat[i]} "
-                f"(line {frame['_line'].iat[i]}; next is {nxt.iat[i]}, frequency {freq}); "
+                f"(line {frame['_line'].iat[i]}; next is {ds.iat[i + 1]}, frequency {freq}); "
                 "pass --fill ffill|interpolate|zero, or --freq if the frequency is wrong"
             )
         if nan.any():
