@@ -13,6 +13,8 @@ import numpy as np
 from rnnforecast.config import ModelConfig
 from rnnforecast.windows import WINDOW_STD_FLOOR
 
+BLOCK = 1024  # series per forward pass: ~80 MB of gate inputs at lookback 72, hidden 64
+
 
 def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
     """A function mapping inputs [B, L, F] to forecasts [B, H], like `Forecaster.forward`."""
@@ -44,7 +46,12 @@ def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarr
             y = y * scale[:, :, 0] + loc[:, :, 0]
         return y
 
-    return forward
+    def blocked(x: np.ndarray) -> np.ndarray:
+        """Series in blocks, so memory stays bounded (a layer holds [block, L, gates])."""
+        parts = [forward(x[b : b + BLOCK]) for b in range(0, len(x), BLOCK)]
+        return np.concatenate(parts) if parts else np.empty((0, head_b.shape[0]), np.float32)
+
+    return blocked
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,204 @@
+"""Many series: load time, training throughput, peak memory, and predict (whole and by chunks).
+
+    python benchmarks/bench_scale.py [--sizes 1000x2000,10000x1000]
+                                     [--predict-sizes 10000x200,100000x200]
+
+For each synthetic hourly file of S series x T points (cached in benchmarks/out/), each step runs
+in a fresh process so its peak RSS is its own:
+  load     data.load vs plain pandas.read_csv of the same file (best of 2 each);
+  train    the real training loop (train.fit) on a random sample of the windows, its windows/s,
+           the epoch time projected to all windows, and peak RSS against the raw float32 size;
+  predict  every series forecast from the file, all at once and by chunks of 10,000 series.
+Targets (issue 8): load <= 1.5x read_csv; peak RSS <= 3x raw data + model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+OUT = Path(__file__).resolve().parent / "out"
+SAMPLE = 20_000  # training windows actually run per measurement
+
+
+def make_csv(series: int, points: int) -> Path:
+    """Hourly series with a daily cycle and noise, long format, sorted by series."""
+    path = OUT / f"scale_{series}x{points}.csv"
+    if path.exists():
+        return path
+    OUT.mkdir(exist_ok=True)
+    ds = pd.date_range("2020-01-01", periods=points, freq="h").strftime("%Y-%m-%d %H:%M:%S")
+    rng = np.random.default_rng(0)
+    day = 5 * np.sin(2 * np.pi * np.arange(points) / 24)
+    with open(path, "w") as f:
+        f.write("unique_id,ds,y\n")
+        for start in range(0, series, 1000):
+            ids = [f"s{i:06d}" for i in range(start, min(start + 1000, series))]
+            y = 20 + day[None, :] + rng.standard_normal((len(ids), points))
+            part = pd.DataFrame(
+                {"unique_id": np.repeat(ids, points), "ds": np.tile(ds, len(ids)),
+                 "y": y.ravel().round(3)}
+            )  # fmt: skip
+            part.to_csv(f, header=False, index=False)
+    return path
+
+
+def rss_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- steps, each run in its own process ------------------------------------------------------
+
+
+def step_load(path: str) -> dict:
+    from rnnforecast import data
+    from rnnforecast.config import DataConfig
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    read = best(lambda: pd.read_csv(path))
+    load = best(lambda: data.load(path, DataConfig()))
+    return {"read_csv_s": read, "load_s": load, "ratio": load / read}
+
+
+def step_train(path: str) -> dict:
+    import torch
+
+    from rnnforecast import data, pipeline, train
+    from rnnforecast.config import Config
+    from rnnforecast.model import Forecaster
+    from rnnforecast.windows import Panel, apply_scaler, fit_scaler, split_windows
+
+    torch.set_num_threads(2)
+    base = rss_mb()
+    cfg = Config().with_overrides({"epochs": 1})
+    loaded = data.load(path, cfg.data)  # kept alive, as in pipeline.fit
+    panel = Panel.from_frame(loaded.frame)
+    cfg = pipeline.resolve(cfg, loaded, panel.lengths)
+    w = cfg.window
+    split = split_windows(panel, w.lookback, w.horizon, w.val_size)
+    loc, scale = fit_scaler(panel, split.n_fit, w.scaler)
+    values = apply_scaler(panel, loc, scale)[:, None]
+    raw_mb = panel.values.size * 4 / 2**20
+    model = Forecaster(cfg.model, w.horizon)
+    model_mb = sum(p.numel() for p in model.parameters()) * 4 / 2**20
+    sample = np.random.default_rng(0).choice(split.train_starts, SAMPLE, replace=False)
+    started = time.perf_counter()
+    history = train.fit(model, values, sample, split.val_starts[:2000], w.lookback, cfg.train)
+    rate = SAMPLE / history.rows[0]["seconds"]
+    return {
+        "train_windows": int(len(split.train_starts)),
+        "windows_per_s": rate,
+        "projected_epoch_s": len(split.train_starts) / rate,
+        "measured_s": time.perf_counter() - started,
+        "raw_float32_mb": raw_mb,
+        "model_mb": model_mb,
+        "rss_after_imports_mb": base,
+        "peak_rss_mb": peak_mb(),
+        "peak_over_imports_vs_raw_plus_model": (peak_mb() - base) / (raw_mb + model_mb),
+    }
+
+
+def step_predict(path: str, model: str, chunk: str) -> dict:
+    from rnnforecast import pipeline
+
+    base = rss_mb()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = pipeline.predict(model, path, Path(tmp) / "f.csv", chunk_size=int(chunk))
+    return {
+        "chunk_size": int(chunk),
+        "series": result.series,
+        "seconds": time.perf_counter() - started,
+        "rss_after_imports_mb": base,
+        "peak_rss_mb": peak_mb(),
+    }
+
+
+STEPS = {"load": step_load, "train": step_train, "predict": step_predict}
+
+
+def run_step(name: str, *args: str) -> dict:
+    cmd = [sys.executable, __file__, "--step", name, *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def small_model(tmp: Path) -> Path:
+    """A quick model of the same frequency, to time predict (its accuracy is irrelevant here)."""
+    path = make_csv(20, 400)
+    model = tmp / "model"
+    subprocess.run(
+        [sys.executable, "-m", "rnnforecast", "train", str(path), "-o", str(model),
+         "--epochs", "1", "-q"],
+        check=True,
+    )  # fmt: skip
+    return model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000x2000,10000x1000")
+    ap.add_argument("--predict-sizes", default="10000x200,100000x200")
+    ap.add_argument("--step", help=argparse.SUPPRESS)
+    ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.step:
+        print(json.dumps(STEPS[args.step](*args.args)))
+        return
+    sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",") if s]
+    for series, points in sizes:
+        path = str(make_csv(series, points))
+        load = run_step("load", path)
+        fit = run_step("train", path)
+        print(f"{series} series x {points} points ({series * points:,} rows):")
+        print(
+            f"  load {load['load_s']:.2f} s vs read_csv {load['read_csv_s']:.2f} s: "
+            f"{load['ratio']:.2f}x"
+        )
+        print(
+            f"  train {fit['windows_per_s']:.0f} windows/s; one epoch of "
+            f"{fit['train_windows']:,} windows ~ {fit['projected_epoch_s']:.0f} s (projected "
+            f"from {SAMPLE:,})"
+        )
+        print(f"  peak RSS {fit['peak_rss_mb']:.0f} MB ({fit['rss_after_imports_mb']:.0f} after "
+              f"imports); raw float32 {fit['raw_float32_mb']:.1f} MB + model "
+              f"{fit['model_mb']:.2f} MB; (peak - imports) / (raw + model) = "
+              f"{fit['peak_over_imports_vs_raw_plus_model']:.1f}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        model = str(small_model(Path(tmp)))
+        for spec in args.predict_sizes.split(","):
+            series, points = map(int, spec.split("x"))
+            path = str(make_csv(series, points))
+            for chunk in (0, 10_000):
+                p = run_step("predict", path, model, str(chunk))
+                how = "all at once" if chunk == 0 else f"by chunks of {chunk:,}"
+                print(f"  predict {series:,} series x {points} points {how}: {p['seconds']:.1f} s, "
+                      f"peak RSS {p['peak_rss_mb']:.0f} MB ({p['rss_after_imports_mb']:.0f} "
+                      "after imports)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
