@@ -1,0 +1,131 @@
+"""Training throughput: rnnforecast's epoch loop against the bare network on the same data.
+
+    python benchmarks/bench_train.py [--data ../shared/data/taylor.csv] [--batch-sizes 128,512]
+
+For each cell at the default size and a larger one, in one run:
+  (a) bare: torch.nn.RNN/LSTM/GRU (stacked) + linear head + L1 loss + backward + clip + Adam
+      over windows pre-made as one tensor in memory, in order, no validation;
+  (b) real: rnnforecast's `train.fit` on the same dataset and model size (shuffled index
+      batches gathered from one tensor, window normalisation, validation, progress callback).
+Prints windows/s of both and (b)/(a). Target: (b)/(a) >= 0.9 at batch sizes >= 128.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnforecast import data, pipeline, train
+from rnnforecast.config import Config
+from rnnforecast.model import Forecaster
+from rnnforecast.windows import Panel, apply_scaler, fit_scaler, gather, split_windows
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = {"default": (2, 64), "large": (2, 256)}  # layers, hidden units
+EPOCHS = 3  # timed epochs, after one warm-up epoch
+
+
+class Bare(nn.Module):
+    """The bare network: one stacked PyTorch recurrent module and a linear head."""
+
+    def __init__(self, cell: str, inputs: int, hidden: int, layers: int, horizon: int) -> None:
+        super().__init__()
+        self.rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](
+            inputs, hidden, num_layers=layers, batch_first=True
+        )
+        self.head = nn.Linear(hidden, horizon)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)  # [B, T, hidden]
+        return self.head(out[:, -1])  # [B, H]
+
+
+def bare_rate(cell, hidden, layers, x, y, batch_size) -> float:
+    """Windows per second of the bare loop over pre-made tensors x [W, T, F], y [W, H]."""
+    model = Bare(cell, x.shape[-1], hidden, layers, y.shape[1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def epoch() -> None:
+        for b in range(0, len(x), batch_size):
+            loss = nn.functional.l1_loss(model(x[b : b + batch_size]), y[b : b + batch_size])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+
+    epoch()  # warm-up
+    started = time.perf_counter()
+    for _ in range(EPOCHS):
+        epoch()
+    return EPOCHS * len(x) / (time.perf_counter() - started)
+
+
+def real_rate(cfg: Config, values: np.ndarray, split) -> float:
+    """Windows per second of rnnforecast's training loop, from its per-epoch seconds."""
+    w = cfg.window
+    model = Forecaster(cfg.model, w.horizon)
+    cfg = cfg.with_overrides({"epochs": EPOCHS + 1, "patience": EPOCHS + 1})
+    lines = []  # the per-epoch log line a cron run prints, formatted and kept
+    with train.flush_denormals():
+        history = train.fit(
+            model, values, split.train_starts, split.val_starts, w.lookback, cfg.train,
+            on_epoch=lambda row: lines.append(f"epoch {row['epoch']} {row['train_loss']:.4f}"),
+        )  # fmt: skip
+    seconds = sum(row["seconds"] for row in history.rows[1:])  # the first epoch warms up
+    return EPOCHS * len(split.train_starts) / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "taylor.csv")
+    ap.add_argument("--batch-sizes", default="128,512")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    base = Config()
+    loaded = data.load(args.data, base.data)
+    panel = Panel.from_frame(loaded.frame)
+    base = pipeline.resolve(base, loaded, panel.lengths)
+    w = base.window
+    split = split_windows(panel, w.lookback, w.horizon, w.val_size)
+    loc, scale = fit_scaler(panel, split.n_fit, w.scaler)
+    values = apply_scaler(panel, loc, scale)
+    windows = torch.from_numpy(gather(values, split.train_starts, w.lookback + w.horizon))
+    y = windows[:, w.lookback :].contiguous()
+    print(f"{args.data.name}: {len(split.train_starts)} training windows, lookback {w.lookback}, "
+          f"horizon {w.horizon}, torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(
+        f"{'cell':<5} {'size':<8} {'batch':>5} {'bare w/s':>10} {'ours w/s':>10} {'ours/bare':>9}"
+    )
+    for cell in ("rnn", "lstm", "gru"):
+        for size, (layers, hidden) in SIZES.items():
+            for batch_size in map(int, args.batch_sizes.split(",")):
+                cfg = base.with_overrides(
+                    {
+                        "cell": cell,
+                        "layers": layers,
+                        "hidden_size": hidden,
+                        "batch_size": batch_size,
+                    }
+                )
+                patch = getattr(Forecaster(cfg.model, w.horizon), "patch", 1)
+                steps = w.lookback // patch  # the bare network reads what ours reads per step
+                x = windows[:, : w.lookback].reshape(len(windows), steps, patch).contiguous()
+                bare = bare_rate(cell, hidden, layers, x, y, batch_size)
+                ours = real_rate(cfg, values[:, None], split)
+                flag = "" if ours / bare >= 0.9 or math.isnan(ours) else "  < 0.9"
+                print(f"{cell:<5} {size:<8} {batch_size:>5} {bare:>10.0f} {ours:>10.0f} "
+                      f"{ours / bare:>9.2f}{flag}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    np.random.seed(0)
+    torch.manual_seed(0)
+    main()
