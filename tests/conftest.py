@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +57,16 @@ def wide_csv(tmp_path: Path) -> Path:
     frame = pd.DataFrame({"month": ds, "a": seasonal(60, seed=1), "b": seasonal(60, seed=2) * 3})
     frame.to_csv(path, index=False)
     return path
+
+
+def heavy_imports(args: list[str]) -> set[str]:
+    """Which of torch, pandas and numpy `rnnforecast ARGS` imports, run in a fresh process."""
+    code = (
+        "import json, sys\nfrom rnnforecast.cli import main\n"
+        f"sys.argv = ['rnnforecast', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "heavy = ('torch', 'pandas', 'numpy')\n"
+        "sys.stderr.write(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import EXAMPLES, FAST, long_frame
+from conftest import EXAMPLES, FAST, heavy_imports, long_frame
 from typer.testing import CliRunner
 
 from rnnforecast import __version__
@@ -35,22 +35,10 @@ def test_version_and_help():
     assert "--hidden-size" in result.stdout and "--clip-norm" in result.stdout
 
 
-def _modules_after(args: list[str]) -> set[str]:
-    code = (
-        "import sys\nfrom rnnforecast.cli import main\n"
-        f"sys.argv = ['rnnforecast', *{args!r}]\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "heavy = ('torch', 'pandas', 'numpy')\n"
-        "sys.stderr.write(repr(sorted(m for m in heavy if m in sys.modules)))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return set(eval(done.stderr.strip().splitlines()[-1]))
-
-
 def test_help_and_version_do_not_import_torch():
-    assert _modules_after(["--help"]) == set()
-    assert _modules_after(["--version"]) == set()
-    assert "torch" not in _modules_after(["train", "--help"])
+    assert heavy_imports(["--help"]) == set()
+    assert heavy_imports(["--version"]) == set()
+    assert "torch" not in heavy_imports(["train", "--help"])
 
 
 def test_python_dash_m():

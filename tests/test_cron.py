@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import FAST
+from conftest import FAST, heavy_imports
 from typer.testing import CliRunner
 
 from rnnforecast import artifact, fsutil
@@ -76,23 +76,11 @@ def test_info_human_and_json(model_dir):
     assert set(facts["validation"]) == {"model", "naive", "seasonal_naive"}
 
 
-def _modules_after(args: list[str]) -> list[str]:
-    code = (
-        "import sys\nfrom rnnforecast.cli import main\n"
-        f"sys.argv = ['rnnforecast', *{args!r}]\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "sys.stderr.write('torch' if 'torch' in sys.modules else 'no-torch')\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return done.stderr.strip().splitlines()[-1]
-
-
 def test_config_info_and_predict_never_import_torch(tmp_path, model_dir):
-    assert _modules_after(["config", "show"]) == "no-torch"
-    assert _modules_after(["info", str(model_dir)]) == "no-torch"
-    assert (
-        _modules_after(["predict", "-m", str(model_dir), "-o", str(tmp_path / "f.csv")])
-        == "no-torch"
+    assert "torch" not in heavy_imports(["config", "show"])
+    assert "torch" not in heavy_imports(["info", str(model_dir)])
+    assert "torch" not in heavy_imports(
+        ["predict", "-m", str(model_dir), "-o", str(tmp_path / "f")]
     )
 
 

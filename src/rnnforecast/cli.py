@@ -58,6 +58,8 @@ ConfigFile = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config; flags override it.")
 ]
 ModelDir = Annotated[Path, typer.Option("--model", "-m", help="Model directory.")]
+DataFile = Annotated[Path, typer.Argument(help="CSV file: long (unique_id,ds,y), single or wide.")]
+ReportDir = Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")]
 
 
 def config_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -121,7 +123,7 @@ def _main(
 @app.command()
 @config_options(*TRAINING)
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV file: long (unique_id,ds,y), single or wide.")],
+    data: DataFile,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")] = Path(
         "model"
     ),
@@ -268,9 +270,7 @@ def predict(
 def evaluate(
     data: Annotated[Path, typer.Argument(help="CSV with the series to score the model on.")],
     model: ModelDir = Path("model"),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")] = Path(
-        "report"
-    ),
+    out: ReportDir = Path("report"),
     config: ConfigFile = None,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
@@ -296,10 +296,8 @@ def evaluate(
 @app.command()
 @config_options(*TRAINING, "evaluate")
 def backtest(
-    data: Annotated[Path, typer.Argument(help="CSV file: long (unique_id,ds,y), single or wide.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")] = Path(
-        "report"
-    ),
+    data: DataFile,
+    out: ReportDir = Path("report"),
     config: ConfigFile = None,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
