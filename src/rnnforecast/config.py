@@ -27,6 +27,8 @@ INIT_CHOICES = ("default", "orthogonal")
 NORM_CHOICES = ("window", "none")
 LOSS_CHOICES = ("mae", "mse", "huber")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+OPTIMIZER_CHOICES = ("adam", "adamw", "sgd")
+SCHEDULE_CHOICES = ("none", "plateau", "cosine", "onecycle")
 ENGINE_CHOICES = ("auto", "numpy", "torch")
 
 
@@ -106,11 +108,19 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The optimisation: Adam, early stopping, clipping, seed and device."""
+    """The optimisation: optimiser and schedule, early stopping, clipping, seed and device."""
 
     epochs: int = _opt(200, "maximum epochs", minimum=1)
     batch_size: int = _opt(128, "windows per optimiser step", minimum=1)
-    lr: float = _opt(1e-3, "Adam learning rate", minimum=0.0)
+    optimizer: str = _opt("adam", "adam, adamw or sgd (momentum 0.9)", choices=OPTIMIZER_CHOICES)
+    lr: float = _opt(1e-3, "learning rate (the peak one with onecycle)", minimum=0.0)
+    weight_decay: float = _opt(0.0, "L2 penalty (decoupled with adamw)", minimum=0.0)
+    lr_schedule: str = _opt(
+        "none",
+        "none; plateau (halve when validation stalls); cosine (to 0 over the epochs); onecycle "
+        "(warm up, then anneal, per step)",
+        choices=SCHEDULE_CHOICES,
+    )
     patience: int = _opt(20, "epochs without a better validation loss before stopping", minimum=1)
     clip_norm: float = _opt(1.0, "clip gradients to this global L2 norm; 0 disables", minimum=0.0)
     clip_value: float = _opt(0.0, "clip each gradient element to +-value; 0 disables", minimum=0.0)

@@ -44,6 +44,7 @@ class TrainResult:
     n_val_windows: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # gradient health, in plain words
 
 
 @dataclass
@@ -270,6 +271,7 @@ def fit(
         n_val_windows=len(split.val_starts),
         seconds=time.perf_counter() - started,
         notes=notes,
+        warnings=train.diagnose(history.rows, cfg.train.clip_norm),
     )
 
 

@@ -95,6 +95,8 @@ class Reporter:
             for metric in ("mae", "rmse", "smape", "mase"):
                 table.add_row(metric.upper(), *(_num(scores[n][metric]) for n in names))
             self.console.print(table)
+        for message in result.warnings:
+            self.warn(message)
         self.note(f"model written to {result.model.path}")
 
     def evaluation_summary(self, result: Any) -> None:
@@ -285,23 +287,38 @@ def plot_series(forecasts: Any, frame: Any, folder: Any, max_plots: int) -> None
 
 
 def plot_training(histories: list[Any], path: Any) -> None:
-    """Training curves: train and validation loss, and the gradient norm before clipping."""
+    """Training curves: train and validation loss; the global gradient norm before clipping
+    (mean and max per epoch) with the share of steps clipped; and the gradient norms of each
+    layer's recurrent weights against the head's (vanishing shows as a widening gap)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, (loss_ax, grad_ax) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    fig, (loss_ax, grad_ax, layer_ax) = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
+    clip_ax = grad_ax.twinx()
     for k, h in enumerate(histories):
         tag = f" (fold {k + 1})" if len(histories) > 1 else ""
         loss_ax.plot(h["epoch"], h["train_loss"], color=f"C{k}", label=f"train{tag}")
         loss_ax.plot(h["epoch"], h["val_loss"], color=f"C{k}", ls="--", label=f"validation{tag}")
         grad_ax.plot(h["epoch"], h["grad_norm"], color=f"C{k}", label=f"mean{tag}")
+        if "grad_norm_max" in h:
+            grad_ax.plot(h["epoch"], h["grad_norm_max"], color=f"C{k}", ls=":", label=f"max{tag}")
+            clip_ax.fill_between(h["epoch"], h["clipped"], color=f"C{k}", alpha=0.12, step="mid")
+        layers = [c for c in h.columns if c.startswith("grad_recurrent_l")]
+        for j, column in enumerate([*layers, "grad_head"] if layers else []):
+            label = column.removeprefix("grad_").replace("_", " ") + tag
+            layer_ax.plot(h["epoch"], h[column], color=f"C{j}", ls="-" if k == 0 else "--",
+                          label=label)  # fmt: skip
     loss_ax.set(title="loss per epoch", xlabel="epoch", ylabel="loss (scaled units)")
-    grad_ax.set(title="gradient norm before clipping", xlabel="epoch", yscale="log")
-    loss_ax.legend()
-    grad_ax.legend()
+    grad_ax.set(title="gradient norm before clipping (shaded: share clipped)", xlabel="epoch",
+                yscale="log")  # fmt: skip
+    clip_ax.set(ylim=(0, 1), ylabel="share of steps clipped")
+    layer_ax.set(title="gradient norm per weight group", xlabel="epoch", yscale="log")
+    for ax in (loss_ax, grad_ax, layer_ax):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

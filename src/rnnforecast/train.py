@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import re
 import signal
 import threading
 import time
@@ -29,6 +30,11 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "huber": F.huber_loss,
 }
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+OPTIMIZERS = {
+    "adam": lambda params, lr, wd: torch.optim.Adam(params, lr=lr, weight_decay=wd),
+    "adamw": lambda params, lr, wd: torch.optim.AdamW(params, lr=lr, weight_decay=wd),
+    "sgd": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd),
+}
 VAL_BATCH = 4096  # windows per validation forward pass; no gradients, so larger is fine
 
 
@@ -124,12 +130,16 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     windows = series.unfold(0, lookback + model.head.out_features, 1)  # [N-W+1, F, W], a view
     train_idx = torch.as_tensor(train_starts, device=device)
     val_idx = torch.as_tensor(val_starts, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg.lr, cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
     n = len(train_idx)
+    steps_per_epoch = -(-(n // distributed.world()) // batch_size)
+    schedule = _Schedule(optimizer, cfg, steps_per_epoch)
+    watched = _watched(model)  # recurrent weights per layer, and the head: gradient health
     run = _Run(best=_snapshot(model))
     if resume is not None:
         run = _restore(resume, model, optimizer, scaler, generator, history, device)
+        schedule.load_state_dict(resume["schedule"])
 
     for epoch in range(run.epoch, cfg.epochs + 1):
         started = time.perf_counter()
@@ -137,7 +147,8 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         if run.order is None:  # a resumed run first finishes the epoch it stopped in
             run.order = train_idx[torch.randperm(n, generator=generator).to(device)]
             run.loss_sum = torch.zeros((), device=device)  # on device: no sync per step
-            run.norm_sum = torch.zeros((), device=device)
+            run.grad_sum = torch.zeros(2 + len(watched), device=device)
+            run.grad_max = torch.zeros((), device=device)
             run.steps = 0
         mine = distributed.shard(run.order)  # this process's windows (all of them alone)
         for b in range(run.batch, len(mine), batch_size):
@@ -148,17 +159,21 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
+            parts = torch.stack([_norm(group) for group in watched.values()])  # before clipping
             norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)  # norm before clip
             if cfg.clip_value > 0:
                 nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
             scaler.step(optimizer)
             scaler.update()
+            if schedule.per_step:
+                schedule.step()
             run.loss_sum += loss.detach() * len(y)
-            run.norm_sum += norm
+            run.grad_sum += torch.cat([torch.stack([norm, (norm > max_norm).float()]), parts])
+            run.grad_max = torch.maximum(run.grad_max, norm)
             run.steps += 1
             if distributed.any_process(stop.is_set(), device):
                 run.epoch, run.batch = epoch, b + batch_size
-                state = _checkpoint(run, model, optimizer, scaler, generator, history)
+                state = _checkpoint(run, model, optimizer, scaler, generator, history, schedule)
                 raise Interrupted(epoch, state)
         run.batch, run.order = 0, None
 
@@ -167,14 +182,20 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         val_loss = (
             _loss(model, windows, val_idx, lookback, ctx, loss_fn) if len(val_idx) else math.nan
         )
+        grads = (run.grad_sum / max(run.steps, 1)).tolist()
         row = {
             "epoch": epoch,
             "train_loss": train_loss,
             "val_loss": val_loss,
-            "grad_norm": (run.norm_sum / max(run.steps, 1)).item(),
+            "grad_norm": grads[0],  # mean over the epoch's steps, before clipping
+            "grad_norm_max": run.grad_max.item(),
+            "clipped": grads[1],  # fraction of steps clipped
+            **dict(zip(watched, grads[2:], strict=True)),  # mean norm per layer and head
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": time.perf_counter() - started,
         }
+        if not schedule.per_step:
+            schedule.step(val_loss if len(val_idx) else train_loss)
         history.rows.append(row)
         if on_epoch is not None:
             on_epoch(row)
@@ -207,11 +228,14 @@ class _Run:
     batch: int = 0  # first window of the epoch's order still to train on
     order: torch.Tensor | None = None  # this epoch's shuffled window starts
     loss_sum: torch.Tensor | None = None
-    norm_sum: torch.Tensor | None = None
+    grad_sum: torch.Tensor | None = None  # [2 + watched]: norm, clipped, then each group
+    grad_max: torch.Tensor | None = None
     steps: int = 0
 
 
-def _checkpoint(run: _Run, model, optimizer, scaler, generator, history) -> dict[str, Any]:
+def _checkpoint(
+    run: _Run, model, optimizer, scaler, generator, history, schedule
+) -> dict[str, Any]:
     """Everything needed to continue exactly here, as tensors and plain values."""
     return {
         "run": {
@@ -220,9 +244,11 @@ def _checkpoint(run: _Run, model, optimizer, scaler, generator, history) -> dict
             "batch": run.batch,
             "order": run.order.cpu(),
             "loss_sum": run.loss_sum.cpu(),
-            "norm_sum": run.norm_sum.cpu(),
+            "grad_sum": run.grad_sum.cpu(),
+            "grad_max": run.grad_max.cpu(),
             "steps": run.steps,
         },
+        "schedule": schedule.state_dict(),
         "model": _snapshot(model),
         "optimizer": optimizer.state_dict(),
         "scaler": scaler.state_dict(),
@@ -244,12 +270,91 @@ def _restore(state, model, optimizer, scaler, generator, history, device) -> _Ru
     history.rows = list(state["rows"])
     history.best_epoch, history.best_val_loss = state["best_epoch"], state["best_val_loss"]
     run = _Run(**state["run"])
-    run.order, run.loss_sum, run.norm_sum = (
-        run.order.to(device),
-        run.loss_sum.to(device),
-        run.norm_sum.to(device),
-    )
+    for name in ("order", "loss_sum", "grad_sum", "grad_max"):
+        setattr(run, name, getattr(run, name).to(device))
     return run
+
+
+class _Schedule:
+    """One face for the learning-rate schedules: onecycle steps per batch, the others per
+    epoch (plateau on the validation loss)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps: int) -> None:
+        sched = torch.optim.lr_scheduler
+        make = {
+            "none": lambda: None,
+            "plateau": lambda: sched.ReduceLROnPlateau(
+                optimizer, factor=0.5, patience=max(1, cfg.patience // 4)
+            ),
+            "cosine": lambda: sched.CosineAnnealingLR(optimizer, T_max=cfg.epochs),
+            "onecycle": lambda: sched.OneCycleLR(
+                optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * max(steps, 1)
+            ),
+        }
+        self.inner = make[cfg.lr_schedule]()
+        self.per_step = cfg.lr_schedule == "onecycle"
+        self.on_metric = cfg.lr_schedule == "plateau"
+
+    def step(self, metric: float | None = None) -> None:
+        if self.inner is not None:
+            self.inner.step(metric) if self.on_metric else self.inner.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.inner.state_dict() if self.inner is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.inner is not None:
+            self.inner.load_state_dict(state)
+
+
+def _watched(model: nn.Module) -> dict[str, list[nn.Parameter]]:
+    """Parameters whose gradient norms history.csv records: each layer's recurrent weights
+    (small against the head's: vanishing) and the head's."""
+    groups: dict[str, list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        layer = re.search(r"rnns\.(\d+)\.weight_hh", name)
+        if layer:
+            groups.setdefault(f"grad_recurrent_l{layer.group(1)}", []).append(p)
+    groups["grad_head"] = [
+        p for name, p in model.named_parameters() if name.endswith("head.weight")
+    ]
+    return groups
+
+
+def _norm(params: list[nn.Parameter]) -> torch.Tensor:
+    """Global L2 norm of the parameters' gradients (0 where there is none)."""
+    norms = [torch.linalg.vector_norm(p.grad) for p in params if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+
+
+def diagnose(rows: list[dict[str, float]], clip_norm: float) -> list[str]:
+    """Plain-words warnings when gradients exploded or vanished, with what to try."""
+    if not rows:
+        return []
+    found = []
+    clipped = float(np.mean([r["clipped"] for r in rows]))
+    if clip_norm > 0 and clipped > 0.5:
+        found.append(
+            f"gradients exploded: {clipped:.0%} of steps had a norm above --clip-norm "
+            f"{clip_norm:g} and were clipped; try a lower --lr, fewer --layers, or an lstm/gru cell"
+        )
+    first, peak = rows[0]["grad_norm_max"], max(r["grad_norm_max"] for r in rows)
+    if first > 0 and peak / first > 100:
+        found.append(
+            f"gradient norms grew {peak / first:.0f}-fold during training (up to {peak:.3g}); "
+            "try a lower --lr, or keep --clip-norm on"
+        )
+    layers = sorted(k for k in rows[0] if k.startswith("grad_recurrent_l"))
+    head = float(np.mean([r["grad_head"] for r in rows]))
+    if layers and head > 0:
+        ratio = float(np.mean([r[layers[0]] for r in rows])) / head
+        if ratio < 1e-3:
+            found.append(
+                f"gradients vanished: the first layer's recurrent weights got {ratio:.1e} of the "
+                "head's gradient; try --cell lstm or gru, --residual, fewer --layers or a "
+                "shorter --lookback"
+            )
+    return found
 
 
 def _batch(windows: torch.Tensor, idx: torch.Tensor, lookback: int):

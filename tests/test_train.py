@@ -1,0 +1,64 @@
+"""The training loop: optimisers, learning-rate schedules and gradient-health diagnostics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import long_frame
+
+from rnnforecast import pipeline, train
+from rnnforecast.config import Config
+from rnnforecast.data import Loaded, Schema
+
+SMALL = {"hidden_size": 8, "layers": 2, "horizon": 6, "batch_size": 16, "patience": 100}
+
+
+def fit(**overrides):
+    frame = long_frame(n_series=2, n=60)
+    schema = Schema(layout="long", time_col="ds", target=("y",), id_col="unique_id", freq="MS")
+    loaded = Loaded(frame=frame, schema=schema, notes=(), source="test")
+    return pipeline.fit(loaded, Config().with_overrides({**SMALL, **overrides}))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_every_optimizer_learns(optimizer):
+    lr = 0.05 if optimizer == "sgd" else 0.01
+    rows = fit(optimizer=optimizer, lr=lr, epochs=15, weight_decay=1e-4).history.rows
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+
+
+def test_schedules_shape_the_learning_rate():
+    cosine = [r["lr"] for r in fit(lr_schedule="cosine", epochs=10).history.rows]
+    assert cosine[0] == pytest.approx(1e-3)  # the rate each epoch trained with
+    assert all(a > b for a, b in zip(cosine, cosine[1:], strict=False))
+    assert cosine[-1] < 0.03 * cosine[0]
+    onecycle = [r["lr"] for r in fit(lr_schedule="onecycle", epochs=10).history.rows]
+    peak = int(np.argmax(onecycle))
+    assert 0 < peak < 9 and onecycle[peak] == pytest.approx(1e-3, rel=0.2)
+    plateau = fit(lr_schedule="plateau", epochs=40, lr=0.05, patience=8).history.rows
+    assert min(r["lr"] for r in plateau) < 0.05  # halved once validation stalled
+
+
+def test_history_records_gradient_health():
+    rows = fit(epochs=3).history.rows
+    for column in ("grad_norm", "grad_norm_max", "clipped", "grad_recurrent_l0",
+                   "grad_recurrent_l1", "grad_head"):  # fmt: skip
+        assert column in rows[0] and np.isfinite(rows[0][column])
+    assert rows[0]["grad_norm_max"] >= rows[0]["grad_norm"] > 0
+    assert rows[0]["grad_head"] > 0 and rows[0]["grad_recurrent_l0"] > 0
+
+
+def test_clipping_every_step_is_called_explosion():
+    result = fit(epochs=2, clip_norm=1e-6)
+    assert all(r["clipped"] == 1.0 for r in result.history.rows)
+    assert any("gradients exploded: 100% of steps" in w for w in result.warnings)
+    assert fit(epochs=2).warnings == []
+
+
+def test_diagnose_by_hand():
+    calm = {"grad_norm_max": 1.0, "clipped": 0.0, "grad_recurrent_l0": 0.5, "grad_head": 1.0}
+    assert train.diagnose([calm, calm], clip_norm=1.0) == []
+    growing = [calm, {**calm, "grad_norm_max": 500.0}]
+    assert "grew 500-fold" in train.diagnose(growing, 1.0)[0]
+    vanishing = [{**calm, "grad_recurrent_l0": 1e-6}]
+    assert "gradients vanished" in train.diagnose(vanishing, 1.0)[0]
