@@ -1,0 +1,165 @@
+"""Accuracy and wall time on the public datasets, with the team's protocol and scorer.
+
+    python benchmarks/bench_accuracy.py [--datasets AirPassengers,taylor] [--set key=value ...]
+                                        [--json benchmarks/out/accuracy.json]
+
+For each dataset of ../shared/data: `../shared/bench/split.py` holds out the last H points of
+each series; rnnforecast trains on train.csv with its default settings (plus `--horizon H`, the
+protocol's horizon, and any `--set` overrides), writes its model directory, forecasts from the
+stored tail, and `../shared/bench/score.py` scores the forecasts. Seconds are the wall time of
+train + predict in this process (imports excluded), as the peers' are. No covariates are used.
+
+Printed beside ours: seasonal naive, the best RNN peer (NeuralForecast or darts) and
+NeuralForecast LSTM's seconds, from ../shared/bench/peers.json. Issue 6's target: MASE below
+seasonal naive and at or below the best RNN peer on every dataset; issue 8's: total seconds at
+most 1/5 of NF-LSTM's at equal or better MASE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO.parent / "shared" / "bench"
+DATA = REPO.parent / "shared" / "data"
+OUT = REPO / "benchmarks" / "out"
+RNN_PEERS = (
+    "NF-LSTM",
+    "NF-GRU",
+    "NF-RNN",
+    "darts-RNN-LSTM",
+    "darts-RNN-GRU",
+    "darts-BlockRNN-LSTM",
+)
+
+
+def run_dataset(name: str, overrides: dict, workdir: Path) -> dict:
+    """Split, train, predict and score one dataset; returns its scores and seconds."""
+    sys.path.insert(0, str(BENCH))
+    import score
+    import split
+    import torch  # noqa: F401  imports are not timed, as for the peers
+
+    from rnnforecast import pipeline, train  # noqa: F401
+    from rnnforecast.config import Config
+
+    spec = split.DATASETS[name]
+    split.write_split(str(DATA / f"{name}.csv"), spec, str(workdir))
+    folder = workdir / name
+    cfg = Config.load(None, {"horizon": spec.h, **overrides})
+    started = time.perf_counter()
+    trained = pipeline.train(folder / "train.csv", folder / "model", cfg)
+    predicted = pipeline.predict(folder / "model", out=folder / "forecast.csv")
+    seconds = time.perf_counter() - started
+    _, summary = score.score_frames(
+        str(folder / "train.csv"), str(folder / "test.csv"), str(folder / "forecast.csv"),
+        "y_hat", spec.m,
+    )  # fmt: skip
+    return {
+        "dataset": name,
+        "mase": summary["mase"],
+        "smape": summary["smape"],
+        "seconds": seconds,
+        "epochs": len(trained.history.rows),
+        "best_epoch": trained.history.best_epoch,
+        "series": predicted.series,
+    }
+
+
+def peer_figures(name: str) -> dict:
+    """Seasonal naive, the best RNN peer and NF-LSTM from peers.json."""
+    models = json.loads((BENCH / "peers.json").read_text())["datasets"][name]["models"]
+    ok = {k: v for k, v in models.items() if v.get("status") == "ok"}
+    best = min((k for k in RNN_PEERS if k in ok), key=lambda k: ok[k]["mase"])
+    return {
+        "snaive": ok["SeasonalNaive"]["mase"],
+        "best_rnn": best,
+        "best_rnn_mase": ok[best]["mase"],
+        "nf_lstm_mase": ok["NF-LSTM"]["mase"],
+        "nf_lstm_seconds": ok["NF-LSTM"]["seconds"],
+    }
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: per dataset the mean over seeds (and the range), beside the peers."""
+    lines = [
+        "| dataset | SNaive | best RNN peer | NF-LSTM | ours MASE (range over seeds) | ours sMAPE "
+        "| beats SNaive and best RNN peer | beats NF-LSTM | ours s | NF-LSTM s |",
+        "|---|---:|---|---:|---:|---:|:---:|:---:|---:|---:|",
+    ]
+    for r in rows:
+        beats = r["mase"] < r["snaive"] and r["mase"] <= r["best_rnn_mase"]
+        lines.append(
+            f"| {r['dataset']} | {r['snaive']:.3f} | {r['best_rnn_mase']:.3f} ({r['best_rnn']}) "
+            f"| {r['nf_lstm_mase']:.3f} "
+            f"| {r['mase']:.3f} ({r['mase_min']:.3f}-{r['mase_max']:.3f}) "
+            f"| {r['smape']:.2f} | {'yes' if beats else 'no'} "
+            f"| {'yes' if r['mase'] <= r['nf_lstm_mase'] else 'no'} "
+            f"| {r['seconds']:.1f} | {r['nf_lstm_seconds']:.1f} |"
+        )
+    ours = sum(r["seconds"] for r in rows)
+    nf = sum(r["nf_lstm_seconds"] for r in rows)
+    lines.append(f"| **total** | | | | | | | | {ours:.1f} | {nf:.1f} |")
+    lines.append("")
+    lines.append(f"seconds ours / NF-LSTM: {ours / nf:.3f} (target <= 0.2)")
+    return "\n".join(lines)
+
+
+def mean_over_seeds(runs: list[dict]) -> dict:
+    """One row from the runs of several seeds: means, and the range of MASE."""
+    mase = [r["mase"] for r in runs]
+    return {
+        **runs[0],
+        "mase": sum(mase) / len(mase),
+        "mase_min": min(mase),
+        "mase_max": max(mase),
+        "smape": sum(r["smape"] for r in runs) / len(runs),
+        "seconds": sum(r["seconds"] for r in runs) / len(runs),
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--datasets", default="AirPassengers,nottem,sunspot_month,elecdemand,taylor,visnights"
+    )
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override, e.g. --set cell=gru (YAML value)")  # fmt: skip
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds; figures are their mean")
+    ap.add_argument("--json", type=Path, default=OUT / "accuracy.json")
+    args = ap.parse_args()
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = yaml.safe_load(value)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.datasets.split(","):
+            runs = []
+            for seed in [int(s) for s in args.seeds.split(",")]:
+                run = run_dataset(name, {**overrides, "seed": seed}, Path(tmp))
+                runs.append(run)
+                print(
+                    f"{name} seed {seed}: MASE {run['mase']:.3f}, {run['seconds']:.1f} s, "
+                    f"epochs {run['epochs']} (best {run['best_epoch']})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            rows.append({**mean_over_seeds(runs), **peer_figures(name)})
+    print(f"mean over seeds {args.seeds}; overrides {overrides or 'none'}")
+    print(table(rows))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"overrides": overrides, "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
