@@ -74,6 +74,8 @@ def test_choice_error_suggests():
         ("horizon", 0, "window.horizon: 0 is too small; use a value >= 1"),
         ("lookback", -3, "window.lookback: -3 is too small; use a value >= 1"),
         ("horizon", 10**9, "window.horizon: 1000000000 is absurdly large; use <= 100000"),
+        ("hidden_size", 10**8, "model.hidden_size: 100000000 is absurdly large; use <= 4096"),
+        ("layers", 1000, "model.layers: 1000 is absurdly large; use <= 64"),
         ("dropout", 1.0, "model.dropout: 1.0 must be in [0, 1)"),
         ("layers", "two", "option: layers must be of type int, got 'two'"),
     ],
@@ -85,6 +87,6 @@ def test_bad_values(key, value, message):
 
 
 def test_help_text_shows_default():
-    assert help_text("lr").endswith("[default: 0.001]")
+    assert help_text("lr").endswith("[default: 0.003]")
     assert help_text("residual").endswith("[default: false]")
     assert help_text("horizon").endswith("[default: unset]")

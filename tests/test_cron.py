@@ -36,7 +36,7 @@ def test_config_init_writes_a_commented_default(tmp_path):
     result = invoke("config", "init", path)
     assert result.exit_code == 0, result.output
     text = path.read_text()
-    assert "hidden_size: 64  # units per recurrent layer" in text
+    assert "hidden_size: 16  # units per recurrent layer" in text
     assert Config.from_yaml(text) == Config()
     again = invoke("config", "init", path)
     assert again.exit_code == 2 and "--force" in again.stderr
@@ -104,7 +104,7 @@ def test_quiet_and_json_keep_stdout_clean(tmp_path, long_csv, model_dir):
 def test_verbose_shows_the_effective_config(tmp_path, long_csv):
     result = invoke("train", long_csv, "-o", tmp_path / "m", "--epochs", "1", "-v")
     assert result.exit_code == 0, result.output
-    assert "effective config:" in result.stderr and "hidden_size: 64" in result.stderr
+    assert "effective config:" in result.stderr and "hidden_size: 16" in result.stderr
 
 
 def test_no_color_env_and_no_tty_mean_plain_text(tmp_path, long_csv):

@@ -13,20 +13,23 @@ from rnnforecast.config import ModelConfig
 from rnnforecast.model import Forecaster
 
 CASES = [
-    ModelConfig(cell=cell, activation=act, layers=layers, residual=res, norm=norm, hidden_size=12)
-    for (cell, act), layers, res, norm in itertools.product(
+    ModelConfig(
+        cell=cell, activation=act, layers=layers, residual=res, norm=norm, skip=skip, hidden_size=12
+    )
+    for (cell, act), layers, res, norm, skip in itertools.product(
         [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")],
         [1, 3],
         [False, True],
         ["window", "none"],
+        ["linear", "none"],
     )
     if not (res and layers == 1)
 ] + [ModelConfig(cell="lstm", init="default", dropout=0.3, layers=2, hidden_size=5)]
 
 
-def _weights(cfg: ModelConfig, horizon: int, n_inputs: int = 1):
+def _weights(cfg: ModelConfig, horizon: int, lookback: int, n_inputs: int = 1):
     torch.manual_seed(0)
-    model = Forecaster(cfg, horizon, n_inputs)
+    model = Forecaster(cfg, lookback, horizon, n_inputs, season=4)
     with torch.no_grad():  # move off the tidy initial values so every weight matters
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -34,10 +37,12 @@ def _weights(cfg: ModelConfig, horizon: int, n_inputs: int = 1):
 
 
 @pytest.mark.parametrize(
-    "cfg", CASES, ids=lambda c: f"{c.cell}-{c.activation}-{c.layers}-{c.residual}-{c.norm}"
+    "cfg",
+    CASES,
+    ids=lambda c: f"{c.cell}-{c.activation}-{c.layers}-{c.residual}-{c.norm}-{c.skip}",
 )
 def test_numpy_matches_torch(cfg):
-    model, weights = _weights(cfg, horizon=7)
+    model, weights = _weights(cfg, horizon=7, lookback=20)
     x = np.random.default_rng(1).standard_normal((9, 20, 1)).astype(np.float32) * 2 + 1
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()
@@ -48,7 +53,7 @@ def test_numpy_matches_torch(cfg):
 
 def test_flat_window_is_centred_not_divided():
     cfg = ModelConfig(cell="gru", hidden_size=6)
-    model, weights = _weights(cfg, horizon=3)
+    model, weights = _weights(cfg, horizon=3, lookback=10)
     x = np.full((2, 10, 1), 4.0, np.float32)
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()
@@ -59,8 +64,21 @@ def test_flat_window_is_centred_not_divided():
 
 def test_torch_engine_rebuilds_the_same_model():
     cfg = ModelConfig(cell="lstm", layers=2, hidden_size=8)
-    model, weights = _weights(cfg, horizon=4)
+    model, weights = _weights(cfg, horizon=4, lookback=12)
     x = np.random.default_rng(2).standard_normal((5, 12, 1)).astype(np.float32)
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()
     np.testing.assert_array_equal(engine_torch.make(cfg, weights, "cpu")(x), expected)
+
+
+def test_linear_skip_starts_as_seasonal_naive():
+    """Before any training the skip model forecasts exactly the seasonal naive, in the input's
+    units (window normalisation is undone), so training starts from that baseline."""
+    cfg = ModelConfig(cell="lstm", hidden_size=8, skip="linear")
+    model = Forecaster(cfg, lookback=10, horizon=6, season=4)
+    x = np.random.default_rng(3).standard_normal((3, 10, 1)).astype(np.float32) * 5 + 20
+    with torch.no_grad():
+        got = model(torch.from_numpy(x)).numpy()
+    last_season = x[:, -4:, 0]
+    expected = np.concatenate([last_season, last_season[:, :2]], axis=1)  # steps 5, 6 wrap
+    np.testing.assert_allclose(got, expected, rtol=1e-5)

@@ -91,6 +91,7 @@ def test_sizes_and_choices(tmp_path, long_csv):
         (["--horizon", "0"], "window.horizon: 0 is too small"),
         (["--lookback", "-5"], "window.lookback: -5 is too small"),
         (["--horizon", "1000000"], "absurdly large"),
+        (["--batch-size", "10000000000"], "train.batch_size: 10000000000 is absurdly large"),
         (["--cell", "transformer"], "model.cell: 'transformer' is not one of rnn, lstm, gru"),
         (["--val-size", "2", "--horizon", "6"], "--val-size 2 is shorter than the horizon 6"),
         (["--device", "tpu"], "--device tpu"),
@@ -229,3 +230,24 @@ def test_unwritable_output(tmp_path, model_dir):
     assert_clean_error(result, "does not exist")
     result = invoke("predict", "-m", model_dir, "-o", tmp_path)
     assert_clean_error(result, "is a directory")
+
+
+def test_format_1_model_still_forecasts(tmp_path, long_csv):
+    """A model written before the linear skip existed (format 1: no `skip` key, no skip
+    weights) is read as skip none and forecasts exactly as before."""
+    model = tmp_path / "m"
+    assert invoke("train", long_csv, "--out", model, "--skip", "none", *FAST).exit_code == 0
+    before = {e: invoke("predict", "-m", model, "--engine", e).stdout for e in ("numpy", "torch")}
+    config = (model / "config.yaml").read_text()
+    (model / "config.yaml").write_text(config.replace("  skip: none\n", ""))
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    manifest["files"]["config.yaml"] = hashlib.sha256(
+        (model / "config.yaml").read_bytes()
+    ).hexdigest()
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    assert "skip" not in (model / "config.yaml").read_text()
+    for engine, forecast in before.items():
+        result = invoke("predict", "-m", model, "--engine", engine)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == forecast

@@ -28,11 +28,11 @@ def test_every_optimizer_learns(optimizer):
 
 
 def test_schedules_shape_the_learning_rate():
-    cosine = [r["lr"] for r in fit(lr_schedule="cosine", epochs=10).history.rows]
+    cosine = [r["lr"] for r in fit(lr_schedule="cosine", epochs=10, lr=1e-3).history.rows]
     assert cosine[0] == pytest.approx(1e-3)  # the rate each epoch trained with
     assert all(a > b for a, b in zip(cosine, cosine[1:], strict=False))
     assert cosine[-1] < 0.03 * cosine[0]
-    onecycle = [r["lr"] for r in fit(lr_schedule="onecycle", epochs=10).history.rows]
+    onecycle = [r["lr"] for r in fit(lr_schedule="onecycle", epochs=10, lr=1e-3).history.rows]
     peak = int(np.argmax(onecycle))
     assert 0 < peak < 9 and onecycle[peak] == pytest.approx(1e-3, rel=0.2)
     plateau = fit(lr_schedule="plateau", epochs=40, lr=0.05, patience=8).history.rows
@@ -62,3 +62,28 @@ def test_diagnose_by_hand():
     assert "grew 500-fold" in train.diagnose(growing, 1.0)[0]
     vanishing = [{**calm, "grad_recurrent_l0": 1e-6}]
     assert "gradients vanished" in train.diagnose(vanishing, 1.0)[0]
+
+
+@pytest.mark.parametrize(
+    ("n", "epoch_size", "expected"),
+    [
+        (10, None, 8 * 16),  # few windows: repeated up to 8 batches
+        (500, None, 500),  # all windows once
+        (5000, None, 64 * 16),  # many: a random 64 batches an epoch
+        (5000, 40, 40),  # as set
+    ],
+)
+def test_epoch_windows(n, epoch_size, expected):
+    cfg = Config().with_overrides({"batch_size": 16, "epoch_size": epoch_size}).train
+    assert train.epoch_windows(n, cfg) == expected
+
+
+def test_small_data_epochs_repeat_every_window_evenly():
+    """An epoch over few windows makes whole shuffled passes: each window comes up as often."""
+    import torch
+
+    idx = torch.arange(100, 110)
+    order = train._epoch_order(idx, 35, torch.Generator().manual_seed(0))
+    counts = torch.bincount(order - 100, minlength=10)
+    assert len(order) == 35 and counts.min() >= 3 and counts.max() <= 4
+    assert not torch.equal(order[:10], order[10:20])  # each pass reshuffled

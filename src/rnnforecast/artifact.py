@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from rnnforecast import __version__
-from rnnforecast.config import Config
+from rnnforecast.config import Config, parse_yaml
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.fsutil import staged_dir
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: model.skip (format 1 models had no skip)
 MANIFEST = "manifest.json"
 READ_ATTEMPTS = 5  # a directory swapped in while we read is read again
 
@@ -96,7 +96,8 @@ def load(path: str | Path) -> Artifact:
             # then the manifest has changed, and reading again gives the new complete model
             if attempt == READ_ATTEMPTS - 1 or _read_manifest(path) == manifest:
                 raise
-    config = Config.from_yaml(data["config.yaml"].decode(), where=str(path / "config.yaml"))
+    raw = parse_yaml(data["config.yaml"].decode(), str(path / "config.yaml"))
+    config = Config.from_dict(_migrate(raw, manifest["format_version"]), str(path / "config.yaml"))
     history = data.get("history.csv")
     return Artifact(
         config=config,
@@ -110,6 +111,13 @@ def load(path: str | Path) -> Artifact:
         path=path,
         manifest=manifest,
     )
+
+
+def _migrate(raw: Any, version: int) -> Any:
+    """An older format's config as the current format reads it."""
+    if version < 2 and isinstance(raw, dict) and isinstance(raw.get("model"), dict):
+        raw["model"].setdefault("skip", "none")  # skip came in format 2, linear by default
+    return raw
 
 
 def _read_files(path: Path, manifest: dict[str, Any]) -> dict[str, bytes]:

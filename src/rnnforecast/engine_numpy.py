@@ -28,6 +28,7 @@ def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarr
         for i in range(cfg.layers)
     ]
     head_w, head_b = weights["head.weight"], weights["head.bias"]
+    skip = (weights["skip.weight"], weights["skip.bias"]) if cfg.skip == "linear" else None
 
     def forward(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
@@ -42,6 +43,10 @@ def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarr
             out = step(h, w, cfg.activation)  # [B, L, hidden]
             h = out + h if cfg.residual and i > 0 else out
         y = h[:, -1] @ head_w.T + head_b  # [B, H]
+        if skip is not None:
+            # [B, H]; einsum, not BLAS, sums each row alike whatever the batch: chunked and
+            # whole predictions stay byte-identical
+            y = y + np.einsum("bl,hl->bh", x[..., 0], skip[0]) + skip[1]
         if cfg.norm == "window":
             y = y * scale[:, :, 0] + loc[:, :, 0]
         return y

@@ -20,7 +20,8 @@ def make(
     """A function mapping inputs [B, L, F] to forecasts [B, H] with the rebuilt torch model."""
     dev = resolve_device(device)
     horizon, n_inputs = weights["head.weight"].shape[0], weights["rnns.0.weight_ih_l0"].shape[1]
-    model = Forecaster(cfg, horizon, n_inputs)
+    lookback = weights["skip.weight"].shape[1] if "skip.weight" in weights else 1
+    model = Forecaster(cfg, lookback, horizon, n_inputs)
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()})
     model.to(dev).eval()
 

@@ -1,4 +1,5 @@
-"""The network: stacked recurrent layers (rnn, lstm or gru) and a linear head to all H steps."""
+"""The network: stacked recurrent layers (rnn, lstm or gru) and a linear head to all H steps,
+plus an optional linear skip from the input window to the output."""
 
 from __future__ import annotations
 
@@ -18,9 +19,16 @@ class Forecaster(nn.Module):
     Channel 0 of the input is the (per-series scaled) target. Each layer is its own one-layer
     PyTorch module, so residual links and dropout sit between layers and the numpy engine can
     mirror the stack one layer at a time; each layer still runs the fused (cuDNN) kernel.
+
+    With `skip="linear"` a linear map of the (normalised) input window is added to the head's
+    output (LSTNet's autoregressive highway): naive, seasonal naive and drift are linear in the
+    window, so the network starts from them and learns only what they miss, which small data
+    can teach quickly. It starts as seasonal naive (`init_seasonal`).
     """
 
-    def __init__(self, cfg: ModelConfig, horizon: int, n_inputs: int = 1) -> None:
+    def __init__(
+        self, cfg: ModelConfig, lookback: int, horizon: int, n_inputs: int = 1, season: int = 1
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         extra = {"nonlinearity": cfg.activation} if cfg.cell == "rnn" else {}
@@ -32,8 +40,13 @@ class Forecaster(nn.Module):
         )
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden_size, horizon)
+        self.skip = nn.Linear(lookback, horizon) if cfg.skip == "linear" else None
         if cfg.init == "orthogonal":
             self._init_recurrent()
+        if self.skip is not None:  # start exactly at seasonal naive
+            init_seasonal(self.skip.weight, self.skip.bias, season)
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         target = x[..., :1]  # [B, L, 1]
@@ -49,6 +62,8 @@ class Forecaster(nn.Module):
             if i < len(self.rnns) - 1:
                 h = self.dropout(h)  # [B, L, hidden]
         y = self.head(h[:, -1])  # [B, H]
+        if self.skip is not None:
+            y = y + self.skip(x[..., 0])  # [B, H], linear in the (normalised) input window
         if self.cfg.norm == "window":
             y = y * scale[:, :, 0] + loc[:, :, 0]  # [B, H]
         return y
@@ -74,3 +89,15 @@ class Forecaster(nn.Module):
                         block.zero_()
                 if self.cfg.cell == "lstm" and name.startswith("bias_ih"):
                     p[hidden : 2 * hidden] = 1.0  # gates are i, f, g, o
+
+
+@torch.no_grad()
+def init_seasonal(weight: torch.Tensor, bias: torch.Tensor, season: int) -> None:
+    """Set a [H, L] linear map to the seasonal-naive forecast: step h repeats the value one,
+    two... seasons before it (the last value when the season exceeds the window)."""
+    horizon, lookback = weight.shape
+    m = season if season <= lookback else 1
+    weight.zero_()
+    bias.zero_()
+    for h in range(horizon):
+        weight[h, lookback - m + h % m] = 1.0

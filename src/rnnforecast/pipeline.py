@@ -219,7 +219,7 @@ def fit(
     from rnnforecast.model import Forecaster
 
     set_seed(cfg.train.seed)
-    model = Forecaster(cfg.model, w.horizon, n_inputs=values.shape[1])
+    model = Forecaster(cfg.model, w.lookback, w.horizon, values.shape[1], cfg.data.season)
     if start is not None:
         _check_warm_start(start, cfg)
         model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in start.weights.items()})

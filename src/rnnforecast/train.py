@@ -132,8 +132,8 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     val_idx = torch.as_tensor(val_starts, device=device)
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg.lr, cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
-    n = len(train_idx)
-    steps_per_epoch = -(-(n // distributed.world()) // batch_size)
+    size = epoch_windows(len(train_idx), cfg)
+    steps_per_epoch = -(-(size // distributed.world()) // batch_size)
     schedule = _Schedule(optimizer, cfg, steps_per_epoch)
     watched = _watched(model)  # recurrent weights per layer, and the head: gradient health
     run = _Run(best=_snapshot(model))
@@ -145,7 +145,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         started = time.perf_counter()
         model.train()
         if run.order is None:  # a resumed run first finishes the epoch it stopped in
-            run.order = train_idx[torch.randperm(n, generator=generator).to(device)]
+            run.order = _epoch_order(train_idx, size, generator)
             run.loss_sum = torch.zeros((), device=device)  # on device: no sync per step
             run.grad_sum = torch.zeros(2 + len(watched), device=device)
             run.grad_max = torch.zeros((), device=device)
@@ -217,6 +217,25 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
 
     model.load_state_dict(run.best)
     return history
+
+
+def epoch_windows(n: int, cfg: TrainConfig) -> int:
+    """Windows per epoch: `epoch_size`, or all `n` but at least 8 and at most 64 batches, so
+    a small dataset still takes several steps between validations and a large one is
+    validated (and can stop early) every 64 steps."""
+    if cfg.epoch_size is not None:
+        return cfg.epoch_size
+    return min(max(n, 8 * cfg.batch_size), 64 * cfg.batch_size) if n else 0
+
+
+def _epoch_order(idx: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """`size` window starts: whole shuffled passes over `idx`, the last one cut short."""
+    passes = -(-size // len(idx)) if len(idx) else 0
+    perm = torch.cat(
+        [torch.randperm(len(idx), generator=generator) for _ in range(passes)]
+        or [torch.empty(0, dtype=torch.int64)]
+    )
+    return idx[perm[:size].to(idx.device)]
 
 
 @dataclass
