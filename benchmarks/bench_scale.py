@@ -93,7 +93,7 @@ def step_train(path: str) -> dict:
 
     torch.set_num_threads(2)
     base = rss_mb()
-    cfg = Config().with_overrides({"epochs": 1})
+    cfg = Config().with_overrides({"epochs": 1, "epoch_size": SAMPLE})  # one pass of the sample
     loaded = data.load(path, cfg.data)  # kept alive, as in pipeline.fit
     panel = Panel.from_frame(loaded.frame)
     cfg = pipeline.resolve(cfg, loaded, panel.lengths)
@@ -102,7 +102,7 @@ def step_train(path: str) -> dict:
     loc, scale = fit_scaler(panel, split.n_fit, w.scaler)
     values = apply_scaler(panel, loc, scale)[:, None]
     raw_mb = panel.values.size * 4 / 2**20
-    model = Forecaster(cfg.model, w.horizon)
+    model = Forecaster(cfg.model, w.lookback, w.horizon, season=cfg.data.season)
     model_mb = sum(p.numel() for p in model.parameters()) * 4 / 2**20
     sample = np.random.default_rng(0).choice(split.train_starts, SAMPLE, replace=False)
     started = time.perf_counter()

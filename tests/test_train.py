@@ -87,3 +87,31 @@ def test_small_data_epochs_repeat_every_window_evenly():
     counts = torch.bincount(order - 100, minlength=10)
     assert len(order) == 35 and counts.min() >= 3 and counts.max() <= 4
     assert not torch.equal(order[:10], order[10:20])  # each pass reshuffled
+
+
+def test_weight_average_changes_what_is_kept_not_how_it_trains():
+    """The moving average is what validation judges and the model keeps; the optimiser's own
+    path (the training loss) is the same with it or without it."""
+    plain = fit(epochs=4, ema=0.0, seed=3)
+    averaged = fit(epochs=4, ema=0.9, seed=3)
+    train_plain = [r["train_loss"] for r in plain.history.rows]
+    train_avg = [r["train_loss"] for r in averaged.history.rows]
+    assert train_plain == train_avg
+    assert [r["val_loss"] for r in plain.history.rows] != [
+        r["val_loss"] for r in averaged.history.rows
+    ]
+    assert not np.allclose(
+        plain.model.weights["head.weight"], averaged.model.weights["head.weight"]
+    )
+
+
+def test_skip_starts_from_the_better_naive():
+    """Seasonal naive for a seasonal series, naive (lag 1) for a random walk."""
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    seasonal = (np.sin(2 * np.pi * t / 12) + 0.05 * rng.standard_normal(400)).astype(np.float32)
+    walk = np.cumsum(rng.standard_normal(400)).astype(np.float32)
+    starts = np.arange(0, 400 - 36 - 12)
+    assert pipeline._skip_start(seasonal, starts, 36, 12, 12) == 12
+    assert pipeline._skip_start(walk, starts, 36, 12, 12) == 1
+    assert pipeline._skip_start(walk, starts, 36, 12, 1) == 1

@@ -149,6 +149,12 @@ class TrainConfig:
         choices=SCHEDULE_CHOICES,
     )
     patience: int = _opt(20, "epochs without a better validation loss before stopping", minimum=1)
+    ema: float = _opt(
+        0.98,
+        "validate and keep a moving average of the weights, updated each step with this decay "
+        "(steadier than the last step's); 0: off",
+        minimum=0.0,
+    )
     clip_norm: float = _opt(1.0, "clip gradients to this global L2 norm; 0 disables", minimum=0.0)
     clip_value: float = _opt(0.0, "clip each gradient element to +-value; 0 disables", minimum=0.0)
     loss: str = _opt("mae", "training loss", choices=LOSS_CHOICES)
@@ -310,6 +316,8 @@ class Config:
                     )
         if not 0.0 <= self.model.dropout < 1.0:
             raise RnnForecastError(f"model.dropout: {self.model.dropout} must be in [0, 1)")
+        if not 0.0 <= self.train.ema < 1.0:
+            raise RnnForecastError(f"train.ema: {self.train.ema} must be in [0, 1)")
         return self
 
     def _sections(self) -> list[tuple[str, Any]]:

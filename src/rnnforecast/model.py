@@ -23,7 +23,8 @@ class Forecaster(nn.Module):
     With `skip="linear"` a linear map of the (normalised) input window is added to the head's
     output (LSTNet's autoregressive highway): naive, seasonal naive and drift are linear in the
     window, so the network starts from them and learns only what they miss, which small data
-    can teach quickly. It starts as seasonal naive (`init_seasonal`).
+    can teach quickly. It starts as the naive forecast with lag `season` (`init_seasonal`):
+    seasonal naive, or naive with lag 1.
     """
 
     def __init__(

@@ -219,7 +219,10 @@ def fit(
     from rnnforecast.model import Forecaster
 
     set_seed(cfg.train.seed)
-    model = Forecaster(cfg.model, w.lookback, w.horizon, values.shape[1], cfg.data.season)
+    start_lag = _skip_start(
+        values[:, 0], split.train_starts, w.lookback, w.horizon, cfg.data.season
+    )
+    model = Forecaster(cfg.model, w.lookback, w.horizon, values.shape[1], start_lag)
     if start is not None:
         _check_warm_start(start, cfg)
         model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in start.weights.items()})
@@ -273,6 +276,21 @@ def fit(
         notes=notes,
         warnings=train.diagnose(history.rows, cfg.train.clip_norm),
     )
+
+
+def _skip_start(
+    values: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, season: int
+) -> int:
+    """The lag the linear skip starts from: the season (seasonal naive) or 1 (naive), whichever
+    forecasts the training windows better. A trending or cycling series (sunspots) starts
+    from naive, a seasonal one from seasonal naive; training takes it on from there."""
+    if season <= 1 or not len(starts):
+        return 1
+    sample = starts[:: max(1, len(starts) // 20_000)]  # enough to tell, bounded work
+    windows = gather(values, sample, lookback + horizon)  # [W, L+H], scaled units
+    x, y = windows[:, :lookback], windows[:, lookback:]
+    seasonal = np.abs(metrics.seasonal_naive(x, horizon, season) - y).mean()
+    return season if seasonal <= np.abs(metrics.naive(x, horizon) - y).mean() else 1
 
 
 def _fingerprint(cfg: Config, values: np.ndarray, split: Any, processes: int) -> str:

@@ -136,10 +136,11 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     steps_per_epoch = -(-(size // distributed.world()) // batch_size)
     schedule = _Schedule(optimizer, cfg, steps_per_epoch)
     watched = _watched(model)  # recurrent weights per layer, and the head: gradient health
-    run = _Run(best=_snapshot(model))
+    run = _Run(best=_snapshot(model), average=_snapshot(model) if cfg.ema else None)
     if resume is not None:
         run = _restore(resume, model, optimizer, scaler, generator, history, device)
         schedule.load_state_dict(resume["schedule"])
+    live = list(model.state_dict().values())  # share storage with the parameters
 
     for epoch in range(run.epoch, cfg.epochs + 1):
         started = time.perf_counter()
@@ -165,6 +166,8 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
                 nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
             scaler.step(optimizer)
             scaler.update()
+            if run.average is not None:  # average <- ema * average + (1 - ema) * weights
+                torch._foreach_lerp_(list(run.average.values()), live, 1.0 - cfg.ema)
             if schedule.per_step:
                 schedule.step()
             run.loss_sum += loss.detach() * len(y)
@@ -179,9 +182,10 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
 
         loss_sum, count = distributed.all_sum(run.loss_sum, _count(len(mine), device))
         train_loss = (loss_sum / count).item()
-        val_loss = (
-            _loss(model, windows, val_idx, lookback, ctx, loss_fn) if len(val_idx) else math.nan
-        )
+        with _loaded(model, run.average):  # the averaged weights are the ones judged and kept
+            val_loss = (
+                _loss(model, windows, val_idx, lookback, ctx, loss_fn) if len(val_idx) else math.nan
+            )
         grads = (run.grad_sum / max(run.steps, 1)).tolist()
         row = {
             "epoch": epoch,
@@ -210,7 +214,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         improved = not len(val_idx) or not val_loss >= history.best_val_loss  # NaN best: first
         if improved:
             history.best_epoch, history.best_val_loss = epoch, val_loss
-            run.best = _snapshot(model)
+            run.best = _clone(run.average) if run.average is not None else _snapshot(model)
         elif epoch - history.best_epoch >= cfg.patience:
             history.stop_reason = "early_stopping"
             break
@@ -243,6 +247,7 @@ class _Run:
     """Where the loop is: what a checkpoint must hold beyond the model and optimizer."""
 
     best: dict[str, torch.Tensor]  # weights of the best epoch so far
+    average: dict[str, torch.Tensor] | None = None  # moving average of the weights (--ema)
     epoch: int = 1
     batch: int = 0  # first window of the epoch's order still to train on
     order: torch.Tensor | None = None  # this epoch's shuffled window starts
@@ -259,6 +264,7 @@ def _checkpoint(
     return {
         "run": {
             "best": run.best,
+            "average": run.average,
             "epoch": run.epoch,
             "batch": run.batch,
             "order": run.order.cpu(),
@@ -291,6 +297,8 @@ def _restore(state, model, optimizer, scaler, generator, history, device) -> _Ru
     run = _Run(**state["run"])
     for name in ("order", "loss_sum", "grad_sum", "grad_max"):
         setattr(run, name, getattr(run, name).to(device))
+    if run.average is not None:
+        run.average = {k: v.to(device) for k, v in run.average.items()}
     return run
 
 
@@ -404,7 +412,25 @@ def _count(n: int, device: torch.device) -> torch.Tensor:
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return _clone(model.state_dict())
+
+
+def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in state.items()}
+
+
+@contextlib.contextmanager
+def _loaded(model: nn.Module, weights: dict[str, torch.Tensor] | None) -> Iterator[None]:
+    """Run the block with `weights` in `model` (none: as it is), then put its own back."""
+    if weights is None:
+        yield
+        return
+    own = _snapshot(model)
+    model.load_state_dict(weights)
+    try:
+        yield
+    finally:
+        model.load_state_dict(own)
 
 
 @contextlib.contextmanager
