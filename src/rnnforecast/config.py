@@ -121,7 +121,8 @@ class ModelConfig:
     )
     skip: str = _opt(
         "linear",
-        "linear: add a linear map of the input window to the output, starting as seasonal naive",
+        "linear: add a linear map of the input window to the output, starting as seasonal "
+        "naive (or naive, where that fits the training windows better)",
         choices=SKIP_CHOICES,
     )
 

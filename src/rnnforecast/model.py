@@ -44,7 +44,7 @@ class Forecaster(nn.Module):
         self.skip = nn.Linear(lookback, horizon) if cfg.skip == "linear" else None
         if cfg.init == "orthogonal":
             self._init_recurrent()
-        if self.skip is not None:  # start exactly at seasonal naive
+        if self.skip is not None:  # start exactly at the (seasonal) naive forecast
             init_seasonal(self.skip.weight, self.skip.bias, season)
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
