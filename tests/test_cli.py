@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -180,3 +181,28 @@ def test_missing_model_directory(tmp_path):
     result = invoke("predict", "-m", tmp_path / "nope")
     assert result.exit_code == 2
     assert "model directory does not exist" in result.stderr
+
+
+def test_calendar_inputs_train_and_forecast(tmp_path):
+    """--calendar feeds each step's place in the day, week and year: the network reads 1 + 6
+    inputs on hourly data, and predict builds the same inputs from the stored tail, from the CSV and
+    with either engine."""
+    from safetensors.numpy import load_file
+
+    from rnnforecast.features import calendar_names
+
+    path = tmp_path / "hourly.csv"
+    long_frame(n_series=2, n=300, freq="h").to_csv(path, index=False)
+    model = tmp_path / "m"
+    result = invoke("train", path, "--out", model, "--calendar", "--horizon", "6", *FAST)
+    assert result.exit_code == 0, result.output
+    weights = load_file(model / "weights.safetensors")
+    assert len(calendar_names("h")) == 6  # hour of day, day of week, day of year
+    assert weights["rnns.0.weight_ih_l0"].shape[1] == 1 + 6
+    outputs = [
+        invoke("predict", "-m", model, *args).stdout for args in ([], [path], ["--engine", "torch"])
+    ]
+    frames = [pd.read_csv(io.StringIO(text)) for text in outputs]
+    assert len(frames[0]) == 2 * 6 and np.isfinite(frames[0]["y_hat"]).all()
+    assert outputs[0] == outputs[1]  # the stored tail and the CSV's last rows agree
+    np.testing.assert_allclose(frames[2]["y_hat"], frames[0]["y_hat"], rtol=1e-5)

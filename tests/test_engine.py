@@ -82,3 +82,17 @@ def test_linear_skip_starts_as_seasonal_naive():
     last_season = x[:, -4:, 0]
     expected = np.concatenate([last_season, last_season[:, :2]], axis=1)  # steps 5, 6 wrap
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_numpy_matches_torch_with_calendar_inputs(cell):
+    """Extra input channels (calendar features) are read as they are; only channel 0, the
+    target, is normalised and feeds the skip."""
+    cfg = ModelConfig(cell=cell, layers=2, hidden_size=10, calendar=True)
+    model, weights = _weights(cfg, horizon=5, lookback=16, n_inputs=5)
+    x = np.random.default_rng(4).standard_normal((7, 16, 5)).astype(np.float32)
+    x[..., 0] = x[..., 0] * 3 + 10
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    got = engine_numpy.make(cfg, weights)(x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())

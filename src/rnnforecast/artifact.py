@@ -31,7 +31,7 @@ from rnnforecast.config import Config, parse_yaml
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.fsutil import staged_dir
 
-FORMAT_VERSION = 2  # 2: model.skip (format 1 models had no skip)
+FORMAT_VERSION = 2  # 2: model.skip and model.calendar (format 1 models had neither)
 MANIFEST = "manifest.json"
 READ_ATTEMPTS = 5  # a directory swapped in while we read is read again
 
@@ -116,7 +116,8 @@ def load(path: str | Path) -> Artifact:
 def _migrate(raw: Any, version: int) -> Any:
     """An older format's config as the current format reads it."""
     if version < 2 and isinstance(raw, dict) and isinstance(raw.get("model"), dict):
-        raw["model"].setdefault("skip", "none")  # skip came in format 2, linear by default
+        raw["model"].setdefault("skip", "none")  # both came in format 2
+        raw["model"].setdefault("calendar", False)
     return raw
 
 

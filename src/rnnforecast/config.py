@@ -119,6 +119,11 @@ class ModelConfig:
         "normalise each input window by its own mean and std (RevIN)",
         choices=NORM_CHOICES,
     )
+    calendar: bool = _opt(
+        False,
+        "also feed each input step's place in the day, week and year (sine/cosine pairs, "
+        "chosen by the frequency)",
+    )
     skip: str = _opt(
         "linear",
         "linear: add a linear map of the input window to the output, starting as seasonal "

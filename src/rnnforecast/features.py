@@ -59,3 +59,15 @@ def _redundant(name: str, step: float) -> bool:
     if name == "month_of_year":
         return step < 24 * 7
     return name == "day_of_year" and step >= 24 * 28
+
+
+def model_inputs(
+    scaled: np.ndarray, times: np.ndarray, freq: str, with_calendar: bool
+) -> np.ndarray:
+    """[N, F] network inputs: the scaled target in channel 0, then (with `with_calendar`) the
+    calendar features of each step's timestamp. Training and forecasting both build them here,
+    so the two can never disagree on the columns."""
+    target = scaled.astype(np.float32)[:, None]
+    if not with_calendar:
+        return target
+    return np.concatenate([target, calendar(times, freq)], axis=1)

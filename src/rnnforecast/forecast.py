@@ -9,6 +9,7 @@ import pandas as pd
 
 from rnnforecast.artifact import Artifact
 from rnnforecast.errors import RnnForecastError
+from rnnforecast.features import model_inputs
 from rnnforecast.windows import Panel, apply_scaler, fit_scaler, gather, invert_scaler, last_starts
 
 Engine = Callable[[np.ndarray], np.ndarray]  # inputs [B, L, F] -> forecasts [B, H]
@@ -73,8 +74,11 @@ def forecast(art: Artifact, frame: pd.DataFrame, engine: Engine) -> tuple[pd.Dat
             f"{int((~seen).sum())} series not seen in training, scaled by their own history"
         )
 
-    x = gather(apply_scaler(panel, loc, scale), last_starts(panel, lookback), lookback)  # [S, L]
-    y = invert_scaler(engine(x[:, :, None]).astype(np.float64), loc, scale)  # [S, H]
+    inputs = model_inputs(
+        apply_scaler(panel, loc, scale), panel.times, cfg.data.freq, cfg.model.calendar
+    )  # [N, F]
+    x = gather(inputs, last_starts(panel, lookback), lookback)  # [S, L, F]
+    y = invert_scaler(engine(x).astype(np.float64), loc, scale)  # [S, H]
     return _frame(panel.ids, last_ds, y, cfg.data.freq), notes
 
 

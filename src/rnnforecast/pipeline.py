@@ -19,7 +19,17 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from rnnforecast import __version__, artifact, data, evaluate, forecast, fsutil, metrics, report
+from rnnforecast import (
+    __version__,
+    artifact,
+    data,
+    evaluate,
+    features,
+    forecast,
+    fsutil,
+    metrics,
+    report,
+)
 from rnnforecast.config import Config
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.windows import (
@@ -213,7 +223,8 @@ def fit(
 
     split = split_windows(panel, w.lookback, w.horizon, w.val_size)
     loc, scale = distributed.broadcast_numpy(np.stack(fit_scaler(panel, split.n_fit, w.scaler)))
-    values = apply_scaler(panel, loc, scale)[:, None]  # [N, 1]
+    scaled = apply_scaler(panel, loc, scale)
+    values = features.model_inputs(scaled, panel.times, cfg.data.freq, cfg.model.calendar)  # [N, F]
 
     from rnnforecast import engine_torch, train
     from rnnforecast.model import Forecaster
@@ -330,7 +341,7 @@ def _validation_scores(panel, split, values, loc, scale, predict_fn, cfg: Config
     width = w.lookback + w.horizon
     raw = gather(panel.values, split.val_starts, width)  # [W, L+H] original units
     x, y = raw[:, : w.lookback], raw[:, w.lookback :]
-    scaled = gather(values[:, 0], split.val_starts, w.lookback)[:, :, None]  # [W, L, 1]
+    scaled = gather(values, split.val_starts, w.lookback)  # [W, L, F]
     series = split.val_series
     f_model = invert_scaler(predict_fn(scaled).astype(np.float64), loc[series], scale[series])
     m = cfg.data.season

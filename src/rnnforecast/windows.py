@@ -23,19 +23,27 @@ class Panel:
     values: np.ndarray  # [N] float64, original units
     offsets: np.ndarray  # [S] int64
     lengths: np.ndarray  # [S] int64
+    times: np.ndarray  # [N] datetime64, the timestamp of every value
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Panel:
         """From a long frame sorted by unique_id then ds (as `data.load` returns it)."""
         ids, lengths = _runs(frame["unique_id"].to_numpy())
         values = frame["y"].to_numpy(np.float64)
-        return cls(ids=ids, values=values, offsets=_offsets(lengths), lengths=lengths)
+        times = frame["ds"].to_numpy()
+        return cls(ids=ids, values=values, offsets=_offsets(lengths), lengths=lengths, times=times)
 
     def select(self, keep: np.ndarray) -> Panel:
         """Only the series where `keep` is true, still contiguous."""
         lengths = self.lengths[keep]
-        values = self.values[keep[self.series_of_rows()]]
-        return Panel(ids=self.ids[keep], values=values, offsets=_offsets(lengths), lengths=lengths)
+        rows = keep[self.series_of_rows()]
+        return Panel(
+            ids=self.ids[keep],
+            values=self.values[rows],
+            offsets=_offsets(lengths),
+            lengths=lengths,
+            times=self.times[rows],
+        )
 
     def series_of_rows(self) -> np.ndarray:
         """[N] the series index of every value."""
