@@ -206,3 +206,29 @@ def test_calendar_inputs_train_and_forecast(tmp_path):
     assert len(frames[0]) == 2 * 6 and np.isfinite(frames[0]["y_hat"]).all()
     assert outputs[0] == outputs[1]  # the stored tail and the CSV's last rows agree
     np.testing.assert_allclose(frames[2]["y_hat"], frames[0]["y_hat"], rtol=1e-5)
+
+
+def test_ensemble_forecasts_the_median_of_its_members(tmp_path, long_csv):
+    from rnnforecast import artifact, engine_numpy, forecast
+    from rnnforecast.windows import Panel, apply_scaler, gather, last_starts
+
+    model = tmp_path / "m"
+    result = invoke("train", long_csv, "--out", model, "--ensemble", "3", *FAST)
+    assert result.exit_code == 0, result.output
+    art = artifact.load(model)
+    parts = forecast.members(art.weights)
+    assert len(parts) == 3 and set(parts[0]) == set(parts[1]) == set(parts[2])
+    assert not np.allclose(parts[0]["head.weight"], parts[1]["head.weight"])  # other seeds
+
+    panel = Panel.from_frame(art.tail)
+    loc, scale = np.asarray(art.series["loc"]), np.asarray(art.series["scale"])
+    lookback = art.config.window.lookback
+    x = gather(apply_scaler(panel, loc, scale), last_starts(panel, lookback), lookback)[..., None]
+    each = np.stack([engine_numpy.make(art.config.model, w)(x) for w in parts])  # [3, S, H]
+    expected = np.median(each, axis=0) * scale[:, None] + loc[:, None]
+    got = pd.read_csv(io.StringIO(invoke("predict", "-m", model).stdout))
+    np.testing.assert_allclose(got["y_hat"].to_numpy(), expected.reshape(-1), rtol=1e-6)
+    torch_engine = pd.read_csv(
+        io.StringIO(invoke("predict", "-m", model, "--engine", "torch").stdout)
+    )
+    np.testing.assert_allclose(torch_engine["y_hat"], got["y_hat"], rtol=1e-5)

@@ -72,3 +72,31 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path, long_csv):
         capture_output=True, text=True,
     )  # fmt: skip
     assert missing.returncode == 2 and "no checkpoint to resume from" in missing.stderr
+
+
+def test_an_ensemble_resumes_in_its_second_member(tmp_path, long_csv):
+    """Stopped while its second member trains, an ensemble keeps the finished first member in
+    the checkpoint, and --resume ends with the same weights as an uninterrupted run."""
+    stopped = tmp_path / "stopped"
+    proc = run(long_csv, "-o", stopped, "--ensemble", "2")
+    seen, second = [], False
+    for line in proc.stderr:
+        seen.append(line)
+        second = second or line.startswith("ensemble member 2/2")
+        if second and line.startswith("epoch 2/"):
+            proc.send_signal(signal.SIGTERM)
+            break
+    seen.extend(proc.stderr)
+    proc.wait(timeout=60)
+    assert proc.returncode == 130, "".join(seen)
+
+    resumed = run(long_csv, "-o", stopped, "--ensemble", "2", "--resume")
+    printed = resumed.stderr.read()
+    resumed.wait(timeout=120)
+    assert resumed.returncode == 0, printed
+    assert "ensemble member 1/2" not in printed  # the first member is not trained again
+    straight = run(long_csv, "-o", tmp_path / "straight", "--ensemble", "2")
+    straight.wait(timeout=120)
+    assert straight.returncode == 0
+    for name in ("weights.safetensors", "metrics.json"):
+        assert (stopped / name).read_bytes() == (tmp_path / "straight" / name).read_bytes(), name

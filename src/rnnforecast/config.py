@@ -124,6 +124,12 @@ class ModelConfig:
         "also feed each input step's place in the day, week and year (sine/cosine pairs, "
         "chosen by the frequency)",
     )
+    ensemble: int = _opt(
+        1,
+        "members trained with seeds seed, seed+1...; the forecast is their median",
+        minimum=1,
+        maximum=100,
+    )
     skip: str = _opt(
         "linear",
         "linear: add a linear map of the input window to the output, starting as seasonal "

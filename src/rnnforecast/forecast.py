@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rnnforecast.artifact import Artifact
+from rnnforecast.config import ModelConfig
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.features import model_inputs
 from rnnforecast.windows import Panel, apply_scaler, fit_scaler, gather, invert_scaler, last_starts
@@ -25,6 +26,13 @@ def resolve_engine(engine: str, device: str, n_series: int) -> str:
 
 def make_engine(art: Artifact, engine: str, device: str = "auto") -> Engine:
     """The forecasting function of the named engine, built from the model's weights."""
+    return engine_for(art.config.model, art.weights, engine, device)
+
+
+def engine_for(
+    cfg: ModelConfig, weights: dict[str, np.ndarray], engine: str, device: str = "auto"
+) -> Engine:
+    """The named engine for a model or an ensemble (the median of its members' forecasts)."""
     if engine == "numpy":
         if device.startswith("cuda"):
             raise RnnForecastError(
@@ -32,12 +40,35 @@ def make_engine(art: Artifact, engine: str, device: str = "auto") -> Engine:
             )
         from rnnforecast import engine_numpy
 
-        return engine_numpy.make(art.config.model, art.weights)
-    if engine == "torch":
+        fns = [engine_numpy.make(cfg, w) for w in members(weights)]
+    elif engine == "torch":
         from rnnforecast import engine_torch
 
-        return engine_torch.make(art.config.model, art.weights, device)
-    raise RnnForecastError(f"--engine {engine}: not an engine; use auto, numpy or torch")
+        fns = [engine_torch.make(cfg, w, device) for w in members(weights)]
+    else:
+        raise RnnForecastError(f"--engine {engine}: not an engine; use auto, numpy or torch")
+    if len(fns) == 1:
+        return fns[0]
+    return lambda x: np.median(np.stack([fn(x) for fn in fns]), axis=0)  # [B, H]
+
+
+def members(weights: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """An ensemble's weights, one dict per member (stored as `members.K.<name>`); a single
+    model is one member."""
+    if not any(name.startswith("members.") for name in weights):
+        return [weights]
+    split: dict[int, dict[str, np.ndarray]] = {}
+    for name, value in weights.items():
+        _, k, rest = name.split(".", 2)
+        split.setdefault(int(k), {})[rest] = value
+    return [split[k] for k in sorted(split)]
+
+
+def join_members(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The inverse of `members`: one model keeps its names, an ensemble gets prefixes."""
+    if len(parts) == 1:
+        return parts[0]
+    return {f"members.{k}.{name}": v for k, part in enumerate(parts) for name, v in part.items()}
 
 
 def forecast(art: Artifact, frame: pd.DataFrame, engine: Engine) -> tuple[pd.DataFrame, list[str]]:

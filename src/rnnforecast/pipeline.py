@@ -226,17 +226,14 @@ def fit(
     scaled = apply_scaler(panel, loc, scale)
     values = features.model_inputs(scaled, panel.times, cfg.data.freq, cfg.model.calendar)  # [N, F]
 
-    from rnnforecast import engine_torch, train
+    from rnnforecast import train
     from rnnforecast.model import Forecaster
 
-    set_seed(cfg.train.seed)
     start_lag = _skip_start(
         values[:, 0], split.train_starts, w.lookback, w.horizon, cfg.data.season
     )
-    model = Forecaster(cfg.model, w.lookback, w.horizon, values.shape[1], start_lag)
     if start is not None:
         _check_warm_start(start, cfg)
-        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in start.weights.items()})
         note(f"warm start from {start.path} (its best epoch {start.metrics.get('best_epoch')})")
     fingerprint = _fingerprint(cfg, values, split, distributed.world())
     state = train.load_checkpoint(resume) if resume is not None else None
@@ -245,18 +242,40 @@ def fit(
             f"{resume}: the checkpoint comes from other data or settings; rerun the interrupted "
             "command unchanged, or delete the checkpoint and train without --resume"
         )
-    try:
-        with train.flush_denormals():
-            history = train.fit(
-                model, values, split.train_starts, split.val_starts, w.lookback, cfg.train,
-                on_epoch, state,
-            )  # fmt: skip
-    except train.Interrupted as stop:
-        stop.state["fingerprint"] = fingerprint
-        raise
-    weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    predict_fn = engine_torch.make(cfg.model, weights, history.device)
+    # members finished before an interruption: their weights and histories
+    done = list(state.get("members", [])) if state is not None else []
+    histories = [train.History(**h) for h in state.get("histories", [])] if state else []
+    for k in range(len(done), cfg.model.ensemble):
+        if cfg.model.ensemble > 1:
+            note(f"ensemble member {k + 1}/{cfg.model.ensemble} (seed {cfg.train.seed + k})")
+        set_seed(cfg.train.seed + k)
+        model = Forecaster(cfg.model, w.lookback, w.horizon, values.shape[1], start_lag)
+        if start is not None:
+            member = forecast.members(start.weights)[k]
+            model.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in member.items()})
+        member_cfg = dataclasses.replace(cfg.train, seed=cfg.train.seed + k)
+        try:
+            with train.flush_denormals():
+                histories.append(
+                    train.fit(
+                        model, values, split.train_starts, split.val_starts, w.lookback,
+                        member_cfg, on_epoch, state if k == len(done) else None,
+                    )
+                )  # fmt: skip
+        except train.Interrupted as stop:
+            stop.state["fingerprint"] = fingerprint
+            stop.state["members"] = done
+            stop.state["histories"] = [dataclasses.asdict(h) for h in histories]
+            raise
+        done.append(model.state_dict())
+    weights = forecast.join_members(
+        [{n: v.detach().cpu().numpy() for n, v in member.items()} for member in done]
+    )
+    history = histories[0]  # history.csv and the summary follow the first member
+    predict_fn = forecast.engine_for(cfg.model, weights, "torch", history.device)
     scores = _validation_scores(panel, split, values, loc, scale, predict_fn, cfg)
+    if cfg.model.ensemble > 1:
+        scores["member_best_epochs"] = [h.best_epoch for h in histories]
     scores["best_epoch"] = history.best_epoch
     scores["stop_reason"] = history.stop_reason
 
