@@ -232,3 +232,6 @@ def test_ensemble_forecasts_the_median_of_its_members(tmp_path, long_csv):
         io.StringIO(invoke("predict", "-m", model, "--engine", "torch").stdout)
     )
     np.testing.assert_allclose(torch_engine["y_hat"], got["y_hat"], rtol=1e-5)
+    info = invoke("info", model)
+    assert info.exit_code == 0 and "median of 3 members" in info.stdout
+    assert json.loads(invoke("info", model, "--json").stdout)["ensemble"] == 3

@@ -515,6 +515,7 @@ def info(model_dir: str | Path) -> dict[str, Any]:
         "cell": cfg.model.cell,
         "layers": cfg.model.layers,
         "hidden_size": cfg.model.hidden_size,
+        "ensemble": cfg.model.ensemble,
         "parameters": int(sum(v.size for v in art.weights.values())),
         "frequency": cfg.data.freq,
         "season": cfg.data.season,

@@ -79,6 +79,8 @@ class Reporter:
         cfg, h = result.model.config, result.history
         m = cfg.model
         shape = f"{m.cell} {m.layers}x{m.hidden_size}"
+        if m.ensemble > 1:
+            shape += f", median of {m.ensemble} members (epochs: the first)"
         ended = "early stopping" if h.stop_reason == "early_stopping" else "epoch limit"
         self.note(
             f"trained {shape} on {result.n_series} series ({result.n_train_windows} training, "
@@ -112,6 +114,8 @@ class Reporter:
         table.add_column(style="bold")
         table.add_column()
         shape = f"{facts['cell']}, {facts['layers']} x {facts['hidden_size']} units"
+        if facts["ensemble"] > 1:
+            shape += f", median of {facts['ensemble']} members"
         rows = {
             "model": f"{shape} ({facts['parameters']:,} parameters)",
             "data": f"{facts['series']} series, {facts['observations']:,} points, "
