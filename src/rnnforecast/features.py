@@ -67,7 +67,7 @@ def model_inputs(
     """[N, F] network inputs: the scaled target in channel 0, then (with `with_calendar`) the
     calendar features of each step's timestamp. Training and forecasting both build them here,
     so the two can never disagree on the columns."""
-    target = scaled.astype(np.float32)[:, None]
+    target = scaled.astype(np.float32, copy=False)[:, None]  # no copy of float32 input
     if not with_calendar:
         return target
     return np.concatenate([target, calendar(times, freq)], axis=1)

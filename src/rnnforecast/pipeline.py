@@ -244,7 +244,9 @@ def fit(
         )
     # members finished before an interruption: their weights and histories
     done = list(state.get("members", [])) if state is not None else []
-    histories = [train.History(**h) for h in state.get("histories", [])] if state else []
+    histories = (
+        [train.History(**h) for h in state.get("histories", [])] if state is not None else []
+    )
     for k in range(len(done), cfg.model.ensemble):
         if cfg.model.ensemble > 1:
             note(f"ensemble member {k + 1}/{cfg.model.ensemble} (seed {cfg.train.seed + k})")

@@ -234,11 +234,10 @@ def epoch_windows(n: int, cfg: TrainConfig) -> int:
 
 def _epoch_order(idx: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
     """`size` window starts: whole shuffled passes over `idx`, the last one cut short."""
-    passes = -(-size // len(idx)) if len(idx) else 0
-    perm = torch.cat(
-        [torch.randperm(len(idx), generator=generator) for _ in range(passes)]
-        or [torch.empty(0, dtype=torch.int64)]
-    )
+    if not len(idx):
+        return idx
+    passes = -(-size // len(idx))
+    perm = torch.cat([torch.randperm(len(idx), generator=generator) for _ in range(passes)])
     return idx[perm[:size].to(idx.device)]
 
 
