@@ -87,6 +87,11 @@ class Reporter:
             f"{result.n_val_windows} validation windows) in {result.seconds:.1f} s on {h.device}; "
             f"best epoch {h.best_epoch} of {len(h.rows)} ({ended})"
         )
+        if h.best_epoch == 0 and h.rows:
+            self.note(
+                "no epoch beat the starting weights on validation, so the model keeps them "
+                "(with --skip linear: the seasonal-naive or naive forecast)"
+            )
         scores = result.model.metrics
         names = [k for k in ("model", "naive", "seasonal_naive") if k in scores]
         if names:

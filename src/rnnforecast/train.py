@@ -140,6 +140,9 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     if resume is not None:
         run = _restore(resume, model, optimizer, scaler, generator, history, device)
         schedule.load_state_dict(resume["schedule"])
+    elif len(val_idx):  # the start (seasonal naive skip, or a warm start) is epoch 0: training
+        # must beat it on validation to replace it, so it never ends worse than it began
+        history.best_val_loss = _loss(model, windows, val_idx, lookback, ctx, loss_fn)
     live = list(model.state_dict().values())  # share storage with the parameters
 
     for epoch in range(run.epoch, cfg.epochs + 1):
