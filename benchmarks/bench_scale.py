@@ -6,8 +6,9 @@
 For each synthetic hourly file of S series x T points (cached in benchmarks/out/), each step runs
 in a fresh process so its peak RSS is its own:
   load     data.load vs plain pandas.read_csv of the same file (best of 2 each);
-  train    the real training loop (train.fit) on a random sample of the windows, its windows/s,
-           the epoch time projected to all windows, and peak RSS against the raw float32 size;
+  train    load and pipeline.fit, as `rnnforecast train` runs them, for one epoch of a sample of
+           the windows: windows/s (the epoch with its validation pass), the epoch time projected
+           to all windows, and peak RSS against the raw float32 size;
   predict  every series forecast from the file, all at once and by chunks of 10,000 series.
 Targets (issue 8): load <= 1.5x read_csv; peak RSS <= 3x raw data + model.
 """
@@ -84,34 +85,26 @@ def step_load(path: str) -> dict:
 
 
 def step_train(path: str) -> dict:
+    """What `rnnforecast train` does in memory: data.load, then pipeline.fit (windows, scaler,
+    the training loop, validation scores, the stored tail), for one epoch of SAMPLE windows."""
     import torch
 
-    from rnnforecast import data, pipeline, train
+    from rnnforecast import data, pipeline
     from rnnforecast.config import Config
-    from rnnforecast.model import Forecaster
-    from rnnforecast.windows import Panel, apply_scaler, fit_scaler, split_windows
 
     torch.set_num_threads(2)
     base = rss_mb()
     cfg = Config().with_overrides({"epochs": 1, "epoch_size": SAMPLE})  # one pass of the sample
-    loaded = data.load(path, cfg.data)  # kept alive, as in pipeline.fit
-    panel = Panel.from_frame(loaded.frame)
-    cfg = pipeline.resolve(cfg, loaded, panel.lengths)
-    w = cfg.window
-    split = split_windows(panel, w.lookback, w.horizon, w.val_size)
-    loc, scale = fit_scaler(panel, split.n_fit, w.scaler)
-    values = apply_scaler(panel, loc, scale)[:, None]
-    raw_mb = panel.values.size * 4 / 2**20
-    model = Forecaster(cfg.model, w.lookback, w.horizon, season=cfg.data.season)
-    model_mb = sum(p.numel() for p in model.parameters()) * 4 / 2**20
-    sample = np.random.default_rng(0).choice(split.train_starts, SAMPLE, replace=False)
     started = time.perf_counter()
-    history = train.fit(model, values, sample, split.val_starts[:2000], w.lookback, cfg.train)
-    rate = SAMPLE / history.rows[0]["seconds"]
+    result = pipeline.fit(data.load(path, cfg.data), cfg)
+    rate = SAMPLE / result.history.rows[0]["seconds"]  # the epoch, and its validation pass
+    raw_mb = sum(result.model.series["length"]) * 4 / 2**20
+    model_mb = sum(v.size for v in result.model.weights.values()) * 4 / 2**20
     return {
-        "train_windows": int(len(split.train_starts)),
+        "train_windows": result.n_train_windows,
+        "val_windows": result.n_val_windows,
         "windows_per_s": rate,
-        "projected_epoch_s": len(split.train_starts) / rate,
+        "projected_epoch_s": result.n_train_windows / rate,
         "measured_s": time.perf_counter() - started,
         "raw_float32_mb": raw_mb,
         "model_mb": model_mb,
@@ -181,7 +174,7 @@ def main() -> None:
         print(
             f"  train {fit['windows_per_s']:.0f} windows/s; one epoch of "
             f"{fit['train_windows']:,} windows ~ {fit['projected_epoch_s']:.0f} s (projected "
-            f"from {SAMPLE:,})"
+            f"from {SAMPLE:,} and a validation pass over {fit['val_windows']:,})"
         )
         print(f"  peak RSS {fit['peak_rss_mb']:.0f} MB ({fit['rss_after_imports_mb']:.0f} after "
               f"imports); raw float32 {fit['raw_float32_mb']:.1f} MB + model "

@@ -198,3 +198,74 @@ def test_frequency_inferred_for_common_data(tmp_path):
         path = tmp_path / f"{freq}.csv"
         pd.DataFrame({"ds": ds, "y": np.arange(12.0)}).to_csv(path, index=False)
         assert load(path, DataConfig()).schema.freq == expected
+
+
+def _times_file(tmp_path, times: list[str], name: str = "ds"):
+    rows = "".join(f"s{s},{t},{s + i}\n" for s in range(2) for i, t in enumerate(times))
+    return write(tmp_path, f"unique_id,{name},y\n{rows}")
+
+
+ISO_CASES = {
+    "dates": [f"2020-01-{d:02d}" for d in range(1, 9)],
+    "hours": [f"2020-03-29 {h:02d}:00:00" for h in range(8)],
+    "offsets": [f"2020-03-29T{h:02d}:00+01:00" for h in range(8)],
+    "utc": [f"2020-03-29T{h:02d}:00Z" for h in range(8)],
+    "months": [f"2020-{m:02d}" for m in range(1, 9)],
+    "spaces": [f" 2020-01-{d:02d}" for d in range(1, 9)],
+    "mixed_offsets": [f"2020-03-29T{h:02d}:00+0{h % 2}:00" for h in range(8)],
+    "bad_date": [f"2020-01-{d:02d}" for d in range(1, 8)] + ["2020-13-45"],
+    "empty": [f"2020-01-{d:02d}" for d in range(1, 8)] + [""],
+    "a_number": [f"2020-01-{d:02d}" for d in range(1, 8)] + ["5"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(ISO_CASES))
+def test_dates_parsed_while_reading_match_parsing_after(tmp_path, monkeypatch, case):
+    """ISO times are parsed by read_csv as it reads (fast, no strings kept); whatever the
+    values, the frame or the error is exactly what parsing the text afterwards gives."""
+    from rnnforecast import data
+
+    path = _times_file(tmp_path, ISO_CASES[case])
+    options, _ = data._csv_options(path, "unique_id", None)
+    assert options.get("parse_dates") == [1]  # the fast path is taken
+
+    def run():
+        try:
+            return load(path, DataConfig(fill="ffill"))
+        except RnnForecastError as e:
+            return str(e)
+
+    fast = run()
+    monkeypatch.setattr(data, "_iso_time_column", lambda *args: None)
+    slow = run()
+    assert type(fast) is type(slow)
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        pd.testing.assert_frame_equal(fast.frame, slow.frame, check_exact=True)
+        assert (fast.schema, fast.notes) == (slow.schema, slow.notes)
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "time_col", "expected"),
+    [
+        ("unique_id,ds,y", "a,2020-01-01,1", None, [1]),
+        ("Date,y", "2020-01-01 00:00,1", None, [0]),
+        ("when,y", "2020-01-01,1", "when", [0]),
+        ("when,y", "2020-01-01,1", None, None),  # found by content later, not by name
+        ("ds,y", "2001,1", None, None),  # years and other numbers keep their own path
+        ("ds,y", "01/02/2020,1", None, None),  # not ISO
+        ("ds,date,y", "2020-01-01,2020-01-01,1", None, None),  # ambiguous: detect_columns says
+    ],
+)
+def test_which_time_column_is_parsed_while_reading(tmp_path, header, first, time_col, expected):
+    from rnnforecast import data
+
+    path = write(tmp_path, f"{header}\n{first}\n")
+    assert data._csv_options(path, "unique_id", time_col)[0].get("parse_dates") == expected
+
+
+def test_mixed_offsets_and_a_bad_date_fail_cleanly(tmp_path):
+    path = write(tmp_path, "ds,y\n2020-01-01T00:00+01:00,1\n2020-01-02T00:00+02:00,2\nx,3\n")
+    with pytest.raises(RnnForecastError, match="mixes time zones or offsets"):
+        load(path, DataConfig())

@@ -52,10 +52,11 @@ def test_split_windows_across_series_never_mix():
     panel = make_panel(list(range(6)), list(range(100, 108)))
     split = split_windows(panel, lookback=2, horizon=1, val_size=1)
     windows = gather(panel.values, split.train_starts, 3)
-    for w, s in zip(windows, split.train_series, strict=True):
+    series = np.searchsorted(panel.offsets, split.train_starts, side="right") - 1
+    for w, s in zip(windows, series, strict=True):
         assert (w >= 100).all() == (s == 1)
         assert np.all(np.diff(w) == 1)  # consecutive points of one series
-    assert split.train_series.tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
+    assert series.tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
     assert gather(panel.values, split.val_starts, 3).tolist() == [[3, 4, 5], [105, 106, 107]]
 
 
@@ -118,3 +119,44 @@ def test_select_keeps_series_contiguous():
     assert kept.ids.tolist() == ["s0", "s2"]
     assert kept.values.tolist() == [1, 2, 6]
     assert kept.offsets.tolist() == [0, 2]
+
+
+def test_scaler_matches_numpy_per_series_for_any_fit_length():
+    """Each series' first n_fit[i] values only, including none (0) and all of the last series
+    (whose part runs to the end of the array)."""
+    rng = np.random.default_rng(0)
+    series = [rng.normal(10 * i, 1 + i, size) for i, size in enumerate([5, 1, 8, 6])]
+    panel = make_panel(*series)
+    n_fit = np.array([3, 0, 8, 6])
+    loc, scale = fit_scaler(panel, n_fit, "standard")
+    want_loc = [s[:n].mean() if n else 0.0 for s, n in zip(series, n_fit, strict=True)]
+    want_scale = [s[:n].std() if n > 1 else 1.0 for s, n in zip(series, n_fit, strict=True)]
+    np.testing.assert_allclose(loc, want_loc, rtol=1e-12)
+    np.testing.assert_allclose(scale, want_scale, rtol=1e-12)
+    scaled = apply_scaler(panel, loc, scale)
+    assert scaled.dtype == np.float32
+    want = np.concatenate([(s - m) / d for s, m, d in zip(series, loc, scale, strict=True)])
+    np.testing.assert_allclose(scaled, want, rtol=1e-6)
+
+
+def test_windows_and_scaling_need_few_copies_of_the_data():
+    """Peak memory per value (numpy reports its allocations to tracemalloc): splitting,
+    fitting and applying the scaler make a few [N] temporaries, not one per step."""
+    import tracemalloc
+
+    n, size = 200, 5_000  # 1M values, 8 MB of float64
+    panel = make_panel(*[np.arange(size, dtype=float) + i for i in range(n)])
+    tracemalloc.start()
+    try:
+        for step, most in [
+            (lambda: split_windows(panel, 48, 24, 24), 3.2),  # [W] starts, [W] series: W ~ N
+            (lambda: fit_scaler(panel, panel.lengths - 24, "standard"), 1.5),  # was 5.1
+            (lambda: apply_scaler(panel, np.zeros(n), np.ones(n)), 2.5),  # was 3.0
+        ]:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            step()
+            peak = tracemalloc.get_traced_memory()[1] - base
+            assert peak <= most * panel.values.nbytes, (step, peak / panel.values.nbytes)
+    finally:
+        tracemalloc.stop()

@@ -24,6 +24,7 @@ TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime")
 ID_NAME = "unique_id"
 TARGET_NAME = "y"
 _SNIFF_BYTES = 64 * 1024
+_ISO_DATE = re.compile(r"\s*\d{4}-\d\d")  # how an ISO 8601 date begins: 2024-01
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def load(path: str | Path, cfg: DataConfig, model: str | None = None) -> Loaded:
     existing model: errors then say the data does not match that model.
     """
     path = Path(path)
-    options, notes = _csv_options(path, cfg.id_col or ID_NAME)
+    options, notes = _csv_options(path, cfg.id_col or ID_NAME, cfg.time_col)
     raw = next(_read(path, options))
     return prepare(raw, cfg, path, model, notes)
 
@@ -86,7 +87,7 @@ def load_chunks(
     be together in the file (as `sort -t, -k1,1` or any export by series leaves them)."""
     path = Path(path)
     id_col = cfg.id_col or ID_NAME
-    options, notes = _csv_options(path, id_col)
+    options, notes = _csv_options(path, id_col, cfg.time_col)
     handed_out: set[str] = set()
     waiting = None  # rows read but not yet handed out; the last series may still be running
     for block in _read(path, options, rows):
@@ -120,9 +121,10 @@ def _series_starts(ids: pd.Series, handed_out: set[str], path: Path) -> np.ndarr
     return np.flatnonzero(first)
 
 
-def _csv_options(path: Path, id_col: str) -> tuple[dict, list[str]]:
+def _csv_options(path: Path, id_col: str, time_col: str | None) -> tuple[dict, list[str]]:
     """pandas.read_csv options for this file: delimiter (, ; tab |), encoding (UTF-8, BOM,
-    latin-1), the id column read as text; and notes on what was guessed."""
+    latin-1), the id column read as text, ISO dates parsed as they are read; and notes on
+    what was guessed."""
     if not path.exists():
         raise RnnForecastError(f"{path}: no such file; check the path")
     if path.is_dir():
@@ -148,7 +150,7 @@ def _csv_options(path: Path, id_col: str) -> tuple[dict, list[str]]:
             encoding = "utf-8-sig"
     text = head.decode(encoding, errors="replace")
     sep = _sniff_delimiter(text)
-    header = next(csv.reader([text.splitlines()[0]], delimiter=sep), [])
+    header, first = (list(csv.reader(text.splitlines()[:2], delimiter=sep)) + [[], []])[:2]
     options = {
         "sep": sep,
         "encoding": encoding,
@@ -156,7 +158,28 @@ def _csv_options(path: Path, id_col: str) -> tuple[dict, list[str]]:
         "skipinitialspace": True,
         "index_col": False,  # a row longer than the header must not become an index
     }
+    at = _iso_time_column(header, first, id_col, time_col)
+    if at is not None:
+        options.update(parse_dates=[at], date_format="ISO8601")
     return options, notes
+
+
+def _iso_time_column(
+    header: list[str], first: list[str], id_col: str, time_col: str | None
+) -> int | None:
+    """Where the time column is, when the header alone names it (as `detect_columns` would
+    find it) and its first value is an ISO date. read_csv then parses it block by block as it
+    reads, several times faster than parsing the strings afterwards, and never holds them all.
+    It parses exactly as `_parse_times` does (format ISO8601); a column it cannot parse stays
+    text, for `_parse_times` to explain, and anything else (numbers, years) is left to it."""
+    names = [c.strip() for c in header]
+    if time_col:
+        named = [i for i, c in enumerate(names) if c == time_col]
+    else:
+        named = [i for i, c in enumerate(names) if c != id_col and c.lower() in TIME_NAMES]
+    if len(named) != 1 or named[0] >= len(first):
+        return None
+    return named[0] if _ISO_DATE.match(first[named[0]]) else None
 
 
 def _read(path: Path, options: dict, rows: int | None = None) -> Iterator[pd.DataFrame]:
@@ -298,7 +321,7 @@ def _to_long(
     raw: pd.DataFrame, targets: tuple[str, ...], time_col: str, id_col: str | None
 ) -> pd.DataFrame:
     """One row per observation with its CSV line; several targets are stacked in order."""
-    line = raw.index.to_numpy() + 2  # the index counts data rows; the header is line 1
+    line = (raw.index + 2).to_numpy()  # the index counts data rows; the header is line 1
     if id_col:
         missing = raw[id_col].isna().to_numpy()
         if missing.any():
@@ -314,7 +337,8 @@ def _to_long(
                 "ds": raw[time_col],
                 "y": raw[t],
                 "_line": line,
-            }
+            },
+            copy=False,  # the columns as read, not copies (copy-on-write keeps `raw` intact)
         )
         for t in targets
     ]
@@ -350,13 +374,19 @@ def _parse_times(col: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd
             warnings.simplefilter("ignore")
             parsed = pd.to_datetime(text)
     except (ValueError, TypeError, OverflowError) as e:
+        zones = RnnForecastError(
+            f"{path}: column '{name}' mixes time zones or offsets; convert to one zone"
+        )
         if "time zone" in str(e).lower() or "timezone" in str(e).lower():
-            raise RnnForecastError(
-                f"{path}: column '{name}' mixes time zones or offsets; convert to one zone"
-            ) from None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+            raise zones from None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        except ValueError as again:  # mixed offsets raise even when bad values are coerced
+            if "timezone" not in str(again).lower():
+                raise
+            raise zones from None
         bad = parsed.isna().to_numpy()
         if not bad.any():
             raise RnnForecastError(
@@ -438,7 +468,7 @@ def _regularise(frame: pd.DataFrame, cfg: DataConfig, path: Path, model: str | N
         freq = normalize_freq(cfg.freq, frame["ds"])
     else:
         freq = _infer_freq(frame, same, path)
-    frame, fill_notes = _fill(frame, freq, cfg.fill, path, model, np.append(same, False))
+    frame, fill_notes = _fill(frame, freq, cfg.fill, path, model, same, step)
     notes.extend(fill_notes)
     return frame.drop(columns="_line").reset_index(drop=True), freq, notes
 
@@ -452,7 +482,8 @@ def _grouped(ids: np.ndarray, same: np.ndarray) -> bool:
 
 def _neighbours(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Series ids, whether each row's successor is of the same series, and the time step to
-    it (in ns): the facts ordering, duplicate and gap checks need, in a few vector ops."""
+    it (in the unit of `ds`): the facts ordering, duplicate and gap checks need, in a few
+    vector ops."""
     ids = frame["unique_id"].to_numpy()
     times = pd.DatetimeIndex(frame["ds"]).asi8
     return ids, ids[1:] == ids[:-1], np.diff(times)
@@ -541,24 +572,32 @@ def _bad_freq(alias: str) -> str:
 
 
 def _fill(
-    frame: pd.DataFrame, freq: str, fill: str, path: Path, model: str | None, same: np.ndarray
+    frame: pd.DataFrame,
+    freq: str,
+    fill: str,
+    path: Path,
+    model: str | None,
+    same: np.ndarray,
+    step: np.ndarray,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Check every series steps by `freq` (`same[i]`: row i+1 is of row i's series); fill gaps
-    and NaNs under `fill`, or raise."""
+    """Check every series steps by `freq` (`same[i]`: row i+1 is of row i's series, `step[i]`
+    the time from row i to it, as `_neighbours` gives them); fill gaps and NaNs under `fill`,
+    or raise."""
     offset = pd.tseries.frequencies.to_offset(freq)
     ds = frame["ds"]
-    times = pd.DatetimeIndex(ds).as_unit("ns").asi8
-    if isinstance(offset, pd.offsets.Tick):  # fixed steps: plain integer arithmetic
-        expected = times + offset.nanos
-        on_grid = np.ones(len(ds), dtype=bool)
+    if isinstance(offset, pd.offsets.Tick):  # fixed steps: compare each step with the offset
+        expected = pd.Timedelta(offset) / pd.Timedelta(1, unit=pd.DatetimeIndex(ds).unit)
+        gap = np.append(same & (step > expected), False)
+        off = np.append(same & (step < expected), False)
     else:  # calendar steps (months, quarters, weeks...): pandas' offset arithmetic
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # non-vectorised offsets warn about performance
             expected = pd.DatetimeIndex(ds + offset).as_unit("ns").asi8
-            on_grid = (ds + offset) - offset == ds
-    following = np.append(times[1:], 0)
-    gap = same & (following > expected)
-    off = ~np.asarray(on_grid) | (same & (following < expected))
+            on_grid = np.asarray((ds + offset) - offset == ds)
+        following = np.append(pd.DatetimeIndex(ds).as_unit("ns").asi8[1:], 0)
+        next_same = np.append(same, False)
+        gap = next_same & (following > expected)
+        off = ~on_grid | (next_same & (following < expected))
     if off.any():
         i = int(off.argmax())
         uid = frame["unique_id"].iat[i]

@@ -39,6 +39,7 @@ from rnnforecast.windows import (
     gather,
     invert_scaler,
     split_windows,
+    window_ends,
 )
 
 Notify = Callable[[str], None]
@@ -330,7 +331,7 @@ def _fingerprint(cfg: Config, values: np.ndarray, split: Any, processes: int) ->
     a checkpoint to its run."""
     digest = hashlib.sha256(f"{processes}\n{cfg.to_yaml()}".encode())
     for array in (values, split.train_starts, split.val_starts):
-        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(np.ascontiguousarray(array))  # its buffer: the bytes, without a copy
     return digest.hexdigest()
 
 
@@ -385,14 +386,24 @@ def _validation_scores(panel, split, values, loc, scale, predict_fn, cfg: Config
 
 def _tail(frame: pd.DataFrame, panel: Panel, lookback: int) -> pd.DataFrame:
     """The last `lookback` rows of every kept series, for predict without data."""
-    keep = frame[frame["unique_id"].isin(set(panel.ids))]
-    return keep.groupby("unique_id", sort=False).tail(lookback).reset_index(drop=True)
+    starts, lengths = _kept_runs(frame, panel)
+    n = np.minimum(lengths, lookback)
+    _, rows = window_ends(starts + lengths - n, starts + lengths - 1)  # the rows, in order
+    return frame.iloc[rows].reset_index(drop=True)
 
 
 def _first_last(frame: pd.DataFrame, panel: Panel, which: int) -> list[str]:
-    keep = frame[frame["unique_id"].isin(set(panel.ids))]
-    pick = keep.groupby("unique_id", sort=False)["ds"].nth(which)
-    return [forecast.format_time(ts) for ts in pick]
+    starts, lengths = _kept_runs(frame, panel)
+    rows = starts if which == 0 else starts + lengths - 1
+    return [forecast.format_time(ts) for ts in frame["ds"].iloc[rows]]
+
+
+def _kept_runs(frame: pd.DataFrame, panel: Panel) -> tuple[np.ndarray, np.ndarray]:
+    """First row and length of each of `panel`'s series in `frame` (which may hold more):
+    picked by position from the frame's runs of ids, so the frame is never copied."""
+    full = Panel.from_frame(frame)
+    keep = np.isin(full.ids, panel.ids)
+    return full.offsets[keep], full.lengths[keep]
 
 
 def predict(

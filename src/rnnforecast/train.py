@@ -240,7 +240,8 @@ def _epoch_order(idx: torch.Tensor, size: int, generator: torch.Generator) -> to
     if not len(idx):
         return idx
     passes = -(-size // len(idx))
-    perm = torch.cat([torch.randperm(len(idx), generator=generator) for _ in range(passes)])
+    perms = [torch.randperm(len(idx), generator=generator) for _ in range(passes)]
+    perm = perms[0] if passes == 1 else torch.cat(perms)  # one pass (the usual): no copy
     return idx[perm[:size].to(idx.device)]
 
 

@@ -76,23 +76,38 @@ def fit_scaler(panel: Panel, n_fit: np.ndarray, kind: str) -> tuple[np.ndarray, 
     n_series = len(panel.ids)
     if kind == "none":
         return np.zeros(n_series), np.ones(n_series)
-    rows = panel.series_of_rows()
-    position = np.arange(len(panel.values)) - np.repeat(panel.offsets, panel.lengths)
-    used = position < np.repeat(n_fit, panel.lengths)
-    counts = np.bincount(rows[used], minlength=n_series).astype(np.float64)
-    sums = np.bincount(rows[used], weights=panel.values[used], minlength=n_series)
-    loc = sums / np.maximum(counts, 1)
-    dev = panel.values[used] - loc[rows[used]]
-    var = np.bincount(rows[used], weights=dev * dev, minlength=n_series) / np.maximum(counts, 1)
+    used = np.clip(n_fit, 0, panel.lengths)  # the first `used[i]` values of series i
+    counts = np.maximum(used, 1).astype(np.float64)
+    loc = _segment_sums(panel.values, panel.offsets, used) / counts
+    dev = np.repeat(loc, panel.lengths)  # [N], then (value - loc)^2 in place: one temporary
+    np.subtract(panel.values, dev, out=dev)
+    dev *= dev
+    var = _segment_sums(dev, panel.offsets, used) / counts
     scale = np.sqrt(var)
     scale[~(scale > 1e-8 * np.maximum(np.abs(loc), 1.0))] = 1.0
     return loc, scale
 
 
+def _segment_sums(x: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """[S] sums of x[starts[i] : starts[i] + counts[i]] (segments in order, not overlapping),
+    by one np.add.reduceat over the segments' bounds: no per-value series index is built."""
+    if not len(starts):
+        return np.zeros(0)
+    ends = starts + counts
+    bounds = np.stack([starts, ends], axis=1).ravel()  # [2S]: each segment, then the gap after
+    if ends[-1] == len(x):  # reduceat takes no bound at the end; the last segment runs to it
+        bounds = bounds[:-1]
+    sums = np.add.reduceat(x, bounds)[::2]
+    return np.where(counts > 0, sums, 0.0)  # reduceat gives x[start] for an empty segment
+
+
 def apply_scaler(panel: Panel, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """[N] scaled values of every series, float32 for the network."""
-    rows = panel.series_of_rows()
-    return ((panel.values - loc[rows]) / scale[rows]).astype(np.float32)
+    """[N] scaled values of every series, float32 for the network (computed in float64, in
+    place, so only one [N] float64 temporary besides the divisor)."""
+    out = np.repeat(loc, panel.lengths)
+    np.subtract(panel.values, out, out=out)
+    out /= np.repeat(scale, panel.lengths)
+    return out.astype(np.float32)
 
 
 def invert_scaler(y: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -107,17 +122,17 @@ def window_ends(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """Every (series, end) with lo[s] <= end <= hi[s]; `end` is exclusive and series-relative."""
     counts = np.maximum(hi - lo + 1, 0)
     series = np.repeat(np.arange(len(lo)), counts)
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    ends = np.repeat(lo, counts) + (np.arange(counts.sum()) - first)
-    return series, ends.astype(np.int64)
+    ends = np.arange(counts.sum(), dtype=np.int64)  # then shifted in place: few [W] arrays
+    ends += np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    return series, ends
 
 
 @dataclass(frozen=True)
 class Split:
-    """Window start indices into the panel for training and validation, and their series."""
+    """Window start indices into the panel for training and validation, and the series of
+    each validation window (the training windows' series are not needed: [Wt] is ~N)."""
 
     train_starts: np.ndarray  # [Wt] int64
-    train_series: np.ndarray  # [Wt] int64
     val_starts: np.ndarray  # [Wv] int64
     val_series: np.ndarray  # [Wv] int64
     n_fit: np.ndarray  # [S] points of each series before its validation part
@@ -135,9 +150,9 @@ def split_windows(panel: Panel, lookback: int, horizon: int, val_size: int) -> S
         va_series, va_ends = va_series[va_ends_ok], va_ends[va_ends_ok]
     else:
         va_series, va_ends = np.empty(0, np.int64), np.empty(0, np.int64)
+    tr_ends += panel.offsets[tr_series] - width  # in place: the starts of the windows
     return Split(
-        train_starts=panel.offsets[tr_series] + tr_ends - width,
-        train_series=tr_series,
+        train_starts=tr_ends,
         val_starts=panel.offsets[va_series] + va_ends - width,
         val_series=va_series,
         n_fit=n_fit,
