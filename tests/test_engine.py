@@ -14,17 +14,22 @@ from rnnforecast.model import Forecaster
 
 CASES = [
     ModelConfig(
-        cell=cell, activation=act, layers=layers, residual=res, norm=norm, skip=skip, hidden_size=12
+        cell=cell, activation=act, layers=layers, residual=res, norm=norm, skip=skip,
+        layer_norm=ln, hidden_size=12,
     )
-    for (cell, act), layers, res, norm, skip in itertools.product(
+    for (cell, act), layers, res, norm, skip, ln in itertools.product(
         [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")],
         [1, 3],
         [False, True],
         ["window", "none"],
         ["linear", "none"],
+        [False, True],
     )
     if not (res and layers == 1)
-] + [ModelConfig(cell="lstm", init="default", dropout=0.3, layers=2, hidden_size=5)]
+] + [
+    ModelConfig(cell="lstm", init="default", dropout=0.3, layers=2, hidden_size=5, layer_norm=ln)
+    for ln in (False, True)
+]  # fmt: skip
 
 
 def _weights(cfg: ModelConfig, horizon: int, lookback: int, n_inputs: int = 1):
@@ -39,7 +44,10 @@ def _weights(cfg: ModelConfig, horizon: int, lookback: int, n_inputs: int = 1):
 @pytest.mark.parametrize(
     "cfg",
     CASES,
-    ids=lambda c: f"{c.cell}-{c.activation}-{c.layers}-{c.residual}-{c.norm}-{c.skip}",
+    ids=lambda c: (
+        f"{c.cell}-{c.activation}-{c.layers}-{c.residual}-{c.norm}-{c.skip}"
+        + ("-ln" if c.layer_norm else "")
+    ),
 )
 def test_numpy_matches_torch(cfg):
     model, weights = _weights(cfg, horizon=7, lookback=20)

@@ -26,6 +26,7 @@ ACTIVATION_CHOICES = ("tanh", "relu")
 INIT_CHOICES = ("default", "orthogonal")
 NORM_CHOICES = ("window", "none")
 SKIP_CHOICES = ("linear", "none")
+TRANSFORM_CHOICES = ("none", "log1p", "difference")
 LOSS_CHOICES = ("mae", "mse", "huber")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 OPTIMIZER_CHOICES = ("adam", "adamw", "sgd")
@@ -66,6 +67,12 @@ class DataConfig:
         "none",
         "missing timestamps or values: none (error), ffill, interpolate, zero",
         choices=FILL_CHOICES,
+    )
+    transform: str = _opt(
+        "none",
+        "target transform before scaling, inverted exactly on forecasts: none; log1p "
+        "(log(1 + y), needs y > -1); difference (y_t - y_t-1, costs each series its first point)",
+        choices=TRANSFORM_CHOICES,
     )
     season: int | None = _opt(
         None,
@@ -109,6 +116,9 @@ class ModelConfig:
     hidden_size: int = _opt(16, "units per recurrent layer", minimum=1, maximum=4096)
     dropout: float = _opt(0.0, "dropout between stacked layers, in [0, 1)", minimum=0.0)
     residual: bool = _opt(False, "add each stacked layer's input to its output")
+    layer_norm: bool = _opt(
+        False, "layer-normalise each recurrent layer's output (before the residual add)"
+    )
     init: str = _opt(
         "orthogonal",
         "weights: orthogonal (recurrent), Xavier (input), forget bias 1; or PyTorch's default",

@@ -74,6 +74,8 @@ def prepare(
     lines = frame["_line"].to_numpy()
     frame["ds"] = _parse_times(frame["ds"], lines, path, time_col)
     frame["y"] = _parse_target(frame["y"], lines, targets, path)
+    if cfg.transform == "log1p":
+        _check_log1p(frame["y"], lines, targets, path)
     frame, freq, more = _regularise(frame, cfg, path, model)
     schema = Schema(layout=layout, time_col=time_col, target=targets, id_col=id_col, freq=freq)
     return Loaded(frame=frame, schema=schema, notes=tuple((notes or []) + more), source=str(path))
@@ -443,6 +445,19 @@ def _parse_target(
             "replace infinities with real values or leave the cell empty and use --fill"
         )
     return values
+
+
+def _check_log1p(values: pd.Series, lines: np.ndarray, targets: tuple[str, ...], path: Path):
+    """log(1 + y) has no value for y <= -1: name the first such line rather than train on NaN."""
+    bad = (values <= -1).to_numpy()
+    if bad.any():
+        at = np.flatnonzero(bad)[np.argmin(lines[bad])]
+        rows = len(values) // len(targets)
+        raise RnnForecastError(
+            f"{path}: column '{targets[at // rows]}': {values.iloc[at]:g} at line {lines[at]} is "
+            "-1 or less, and --transform log1p needs y > -1; use --transform none (or shift the "
+            "series above -1)"
+        )
 
 
 def _regularise(frame: pd.DataFrame, cfg: DataConfig, path: Path, model: str | None):

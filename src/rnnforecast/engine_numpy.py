@@ -13,6 +13,7 @@ import numpy as np
 from rnnforecast.config import ModelConfig
 from rnnforecast.windows import WINDOW_STD_FLOOR
 
+LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default
 BLOCK = 1024  # series per forward pass: ~80 MB of gate inputs at lookback 72, hidden 64
 
 
@@ -27,6 +28,10 @@ def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarr
         }
         for i in range(cfg.layers)
     ]
+    norms = [
+        (weights[f"norms.{i}.weight"], weights[f"norms.{i}.bias"]) if cfg.layer_norm else None
+        for i in range(cfg.layers)
+    ]
     head_w, head_b = weights["head.weight"], weights["head.bias"]
     skip = (weights["skip.weight"], weights["skip.bias"]) if cfg.skip == "linear" else None
 
@@ -39,8 +44,10 @@ def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarr
             scale = np.where(scale > WINDOW_STD_FLOOR, scale, np.float32(1.0))
             x = np.concatenate([(target - loc) / scale, x[..., 1:]], axis=-1)  # [B, L, F]
         h = x
-        for i, w in enumerate(layers):
+        for i, (w, norm) in enumerate(zip(layers, norms, strict=True)):
             out = step(h, w, cfg.activation)  # [B, L, hidden]
+            if norm is not None:
+                out = _layer_norm(out, *norm)  # [B, L, hidden]
             h = out + h if cfg.residual and i > 0 else out
         y = h[:, -1] @ head_w.T + head_b  # [B, H]
         if skip is not None:
@@ -57,6 +64,13 @@ def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarr
         return np.concatenate(parts) if parts else np.empty((0, head_b.shape[0]), np.float32)
 
     return blocked
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """torch.nn.LayerNorm over the last axis: biased variance, eps 1e-5 inside the root."""
+    mean = x.mean(axis=-1, keepdims=True)
+    var = np.square(x - mean).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + np.float32(LAYER_NORM_EPS)) * weight + bias
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

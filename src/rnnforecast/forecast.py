@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from rnnforecast import transforms
 from rnnforecast.artifact import Artifact
 from rnnforecast.config import ModelConfig
 from rnnforecast.errors import RnnForecastError
@@ -78,21 +79,27 @@ def forecast(art: Artifact, frame: pd.DataFrame, engine: Engine) -> tuple[pd.Dat
     their own history (the model is global, so it forecasts them too).
     """
     cfg = art.config
-    lookback = cfg.window.lookback
+    lookback, kind = cfg.window.lookback, cfg.data.transform
+    lost = transforms.LOST[kind]
+    plus = f" + {lost} (the first point, lost to --transform {kind})" if lost else ""
     panel = Panel.from_frame(frame)
     last_ds = frame["ds"].to_numpy()[panel.offsets + panel.lengths - 1]
     notes = []
-    long_enough = panel.lengths >= lookback
+    long_enough = panel.lengths >= lookback + lost
     if not long_enough.all():
         short = ", ".join(map(str, panel.ids[~long_enough][:5]))
         notes.append(
-            f"skipped {int((~long_enough).sum())} series shorter than lookback {lookback}: {short}"
+            f"skipped {int((~long_enough).sum())} series shorter than lookback {lookback}{plus}: "
+            f"{short}"
         )
         if not long_enough.any():
             raise RnnForecastError(
-                f"no series has the {lookback} points the model needs as input; give more history"
+                f"no series has the {lookback + lost} points the model needs as input (lookback "
+                f"{lookback}{plus}); give more history"
             )
         panel, last_ds = panel.select(long_enough), last_ds[long_enough]
+    last_y = panel.values[panel.offsets + panel.lengths - 1]  # differences cumulate from it
+    panel = transforms.forward(panel, kind)  # what the scaler and the network see
 
     loc, scale = fit_scaler(panel, panel.lengths, cfg.window.scaler)
     known = pd.Series(range(len(art.series["unique_id"])), index=art.series["unique_id"])
@@ -109,7 +116,8 @@ def forecast(art: Artifact, frame: pd.DataFrame, engine: Engine) -> tuple[pd.Dat
         apply_scaler(panel, loc, scale), panel.times, cfg.data.freq, cfg.model.calendar
     )  # [N, F]
     x = gather(inputs, last_starts(panel, lookback), lookback)  # [S, L, F]
-    y = invert_scaler(engine(x).astype(np.float64), loc, scale)  # [S, H]
+    y = invert_scaler(engine(x).astype(np.float64), loc, scale)  # [S, H] transformed units
+    y = transforms.inverse(y, last_y, kind)  # [S, H] original units
     return _frame(panel.ids, last_ds, y, cfg.data.freq), notes
 
 

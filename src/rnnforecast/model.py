@@ -39,6 +39,13 @@ class Forecaster(nn.Module):
             )
             for i in range(cfg.layers)
         )
+        # LayerNorm on each layer's output, before the residual add: the residual path stays
+        # an identity (as in pre-LN transformers) while every layer hands on unit-scale features
+        self.norms = (
+            nn.ModuleList(nn.LayerNorm(cfg.hidden_size) for _ in range(cfg.layers))
+            if cfg.layer_norm
+            else None
+        )
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden_size, horizon)
         self.skip = nn.Linear(lookback, horizon) if cfg.skip == "linear" else None
@@ -59,6 +66,8 @@ class Forecaster(nn.Module):
         h = x  # [B, L, F]
         for i, rnn in enumerate(self.rnns):
             out, _ = rnn(h)  # [B, L, hidden]
+            if self.norms is not None:
+                out = self.norms[i](out)  # [B, L, hidden], over the hidden features of each step
             h = out + h if self.cfg.residual and i > 0 else out  # [B, L, hidden]
             if i < len(self.rnns) - 1:
                 h = self.dropout(h)  # [B, L, hidden]
@@ -95,10 +104,13 @@ class Forecaster(nn.Module):
 @torch.no_grad()
 def init_seasonal(weight: torch.Tensor, bias: torch.Tensor, season: int) -> None:
     """Set a [H, L] linear map to the seasonal-naive forecast: step h repeats the value one,
-    two... seasons before it (the last value when the season exceeds the window)."""
+    two... seasons before it (the last value when the season exceeds the window). Season 0
+    leaves a zero map (the output starts at the window mean under window normalisation)."""
     horizon, lookback = weight.shape
     m = season if season <= lookback else 1
     weight.zero_()
     bias.zero_()
+    if season == 0:
+        return
     for h in range(horizon):
         weight[h, lookback - m + h % m] = 1.0

@@ -29,6 +29,7 @@ from rnnforecast import (
     fsutil,
     metrics,
     report,
+    transforms,
 )
 from rnnforecast.config import Config
 from rnnforecast.errors import RnnForecastError
@@ -103,7 +104,8 @@ def resolve(cfg: Config, loaded: data.Loaded, lengths: np.ndarray, reserve: int 
     lookback = cfg.window.lookback
     if lookback is None:
         lookback = min(max(2 * horizon, 3 * season), LOOKBACK_CAP)
-        room = int(lengths.max()) - reserve - horizon - val_size
+        lost = transforms.LOST[cfg.data.transform]
+        room = int(lengths.max()) - reserve - horizon - val_size - lost
         lookback = max(1, min(lookback, room))
     return dataclasses.replace(
         cfg,
@@ -209,30 +211,35 @@ def fit(
         f"{len(panel.ids)} series, frequency {cfg.data.freq}, season {cfg.data.season}: "
         f"lookback {w.lookback}, horizon {w.horizon}, validation {w.val_size}"
     )
-    need = w.lookback + w.horizon + w.val_size
+    kind = cfg.data.transform
+    lost = transforms.LOST[kind]
+    need = w.lookback + w.horizon + w.val_size + lost
+    plus = f" + {lost} (the first point, lost to --transform {kind})" if lost else ""
     enough = panel.lengths >= need
     if not enough.any():
         raise RnnForecastError(
-            f"{loaded.source}: every series is shorter than lookback + horizon + validation "
-            f"= {need} points (longest: {int(panel.lengths.max())}); lower --lookback or "
+            f"{loaded.source}: every series is shorter than lookback + horizon + validation"
+            f"{plus} = {need} points (longest: {int(panel.lengths.max())}); lower --lookback or "
             "--horizon, or use --val-size 0"
         )
     if not enough.all():
         names = ", ".join(map(str, panel.ids[~enough][:5]))
-        note(f"skipped {int((~enough).sum())} series shorter than {need} points: {names}")
+        note(f"skipped {int((~enough).sum())} series shorter than {need} points{plus}: {names}")
         panel = panel.select(enough)
 
-    split = split_windows(panel, w.lookback, w.horizon, w.val_size)
-    loc, scale = distributed.broadcast_numpy(np.stack(fit_scaler(panel, split.n_fit, w.scaler)))
-    scaled = apply_scaler(panel, loc, scale)
-    values = features.model_inputs(scaled, panel.times, cfg.data.freq, cfg.model.calendar)  # [N, F]
+    seen = transforms.forward(panel, kind)  # the series as the scaler and the network see them
+    split = split_windows(seen, w.lookback, w.horizon, w.val_size)
+    loc, scale = distributed.broadcast_numpy(np.stack(fit_scaler(seen, split.n_fit, w.scaler)))
+    scaled = apply_scaler(seen, loc, scale)
+    values = features.model_inputs(scaled, seen.times, cfg.data.freq, cfg.model.calendar)  # [N, F]
 
     from rnnforecast import train
     from rnnforecast.model import Forecaster
 
     start_lag = _skip_start(
-        values[:, 0], split.train_starts, w.lookback, w.horizon, cfg.data.season
-    )
+        values[:, 0], split.train_starts, w.lookback, w.horizon, cfg.data.season, kind,
+        cfg.model.norm,
+    )  # fmt: skip
     if start is not None:
         _check_warm_start(start, cfg)
         note(f"warm start from {start.path} (its best epoch {start.metrics.get('best_epoch')})")
@@ -276,13 +283,13 @@ def fit(
     )
     history = histories[0]  # history.csv and the summary follow the first member
     predict_fn = forecast.engine_for(cfg.model, weights, "torch", history.device)
-    scores = _validation_scores(panel, split, values, loc, scale, predict_fn, cfg)
+    scores = _validation_scores(panel, seen, split, values, loc, scale, predict_fn, cfg)
     if cfg.model.ensemble > 1:
         scores["member_best_epochs"] = [h.best_epoch for h in histories]
     scores["best_epoch"] = history.best_epoch
     scores["stop_reason"] = history.stop_reason
 
-    tail = _tail(loaded.frame, panel, w.lookback)
+    tail = _tail(loaded.frame, panel, w.lookback + lost)  # differencing needs one more
     series = {
         "unique_id": panel.ids.tolist(),
         "loc": loc.tolist(),
@@ -312,18 +319,38 @@ def fit(
 
 
 def _skip_start(
-    values: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, season: int
+    values: np.ndarray,
+    starts: np.ndarray,
+    lookback: int,
+    horizon: int,
+    season: int,
+    transform: str = "none",
+    norm: str = "window",
 ) -> int:
     """The lag the linear skip starts from: the season (seasonal naive) or 1 (naive), whichever
     forecasts the training windows better. A trending or cycling series (sunspots) starts
-    from naive, a seasonal one from seasonal naive; training takes it on from there."""
-    if season <= 1 or not len(starts):
-        return 1
+    from naive, a seasonal one from seasonal naive; training takes it on from there.
+
+    On differences, lag 1 would repeat the last step's change H times, a poor start; the
+    choice is then the season (seasonal naive plus the last season's change, once cumulated)
+    or 0, a zero map (the window's mean change, or the training mean change without window
+    normalisation: a drift forecast), scored on the levels the cumulated forecasts give."""
+    differences = transform == "difference"
+    if not len(starts) or (season <= 1 and not differences):
+        return 0 if differences else 1
     sample = starts[:: max(1, len(starts) // 20_000)]  # enough to tell, bounded work
     windows = gather(values, sample, lookback + horizon)  # [W, L+H], scaled units
     x, y = windows[:, :lookback], windows[:, lookback:]
-    seasonal = np.abs(metrics.seasonal_naive(x, horizon, season) - y).mean()
-    return season if seasonal <= np.abs(metrics.naive(x, horizon) - y).mean() else 1
+    candidates = {season: metrics.seasonal_naive(x, horizon, season)} if season > 1 else {}
+    if differences:
+        drift = x.mean(axis=1, keepdims=True) if norm == "window" else np.zeros((len(x), 1))
+        candidates[0] = np.broadcast_to(drift, y.shape)
+    else:
+        candidates[1] = metrics.naive(x, horizon)
+    errors = {lag: f - y for lag, f in candidates.items()}  # [W, H] each
+    if differences:  # the level errors the cumulated forecasts make
+        errors = {lag: np.cumsum(e, axis=1) for lag, e in errors.items()}
+    return min(errors, key=lambda lag: np.abs(errors[lag]).mean())  # a tie keeps the season
 
 
 def _fingerprint(cfg: Config, values: np.ndarray, split: Any, processes: int) -> str:
@@ -345,6 +372,7 @@ def _check_warm_start(start: artifact.Artifact, cfg: Config) -> None:
         },
         "horizon": (old.window.horizon, new.window.horizon),
         "lookback": (old.window.lookback, new.window.lookback),
+        "transform": (old.data.transform, new.data.transform),
     }
     differ = [f"{k} {a} -> {b}" for k, (a, b) in pairs.items() if a != b]
     if differ:
@@ -354,22 +382,29 @@ def _check_warm_start(start: artifact.Artifact, cfg: Config) -> None:
         )
 
 
-def _validation_scores(panel, split, values, loc, scale, predict_fn, cfg: Config) -> dict[str, Any]:
+def _validation_scores(
+    panel, seen, split, values, loc, scale, predict_fn, cfg: Config
+) -> dict[str, Any]:
     """MAE, RMSE, sMAPE and MASE on the validation windows, in original units, for the model
-    and for the naive and seasonal-naive forecasts of the same windows."""
+    and for the naive and seasonal-naive forecasts of the same windows. `seen` is the
+    transformed panel the windows index; `panel` the original one."""
     if not len(split.val_starts):
         return {"validation_windows": 0}
     w = cfg.window
+    kind = cfg.data.transform
     width = w.lookback + w.horizon
-    raw = gather(panel.values, split.val_starts, width)  # [W, L+H] original units
+    series = split.val_series
+    starts = transforms.original_starts(split.val_starts, series, seen, panel, kind)
+    raw = gather(panel.values, starts, width)  # [W, L+H] original units, the same times
     x, y = raw[:, : w.lookback], raw[:, w.lookback :]
     scaled = gather(values, split.val_starts, w.lookback)  # [W, L, F]
-    series = split.val_series
-    f_model = invert_scaler(predict_fn(scaled).astype(np.float64), loc[series], scale[series])
+    f_seen = invert_scaler(predict_fn(scaled).astype(np.float64), loc[series], scale[series])
+    f_model = transforms.inverse(f_seen, x[:, -1], kind)  # [W, H] original units
     m = cfg.data.season
+    lost = transforms.LOST[kind]
     mase_scales = np.array(
         [
-            metrics.mase_scale(panel.values[o : o + n], m)
+            metrics.mase_scale(panel.values[o : o + n + lost], m)
             for o, n in zip(panel.offsets, split.n_fit, strict=True)
         ]
     )
