@@ -32,9 +32,9 @@ CASES = [
 ]  # fmt: skip
 
 
-def _weights(cfg: ModelConfig, horizon: int, lookback: int, n_inputs: int = 1):
+def _weights(cfg: ModelConfig, horizon: int, lookback: int, n_inputs: int = 1, n_future: int = 0):
     torch.manual_seed(0)
-    model = Forecaster(cfg, lookback, horizon, n_inputs, season=4)
+    model = Forecaster(cfg, lookback, horizon, n_inputs, season=4, n_future=n_future)
     with torch.no_grad():  # move off the tidy initial values so every weight matters
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -104,3 +104,67 @@ def test_numpy_matches_torch_with_calendar_inputs(cell):
         expected = model(torch.from_numpy(x)).numpy()
     got = engine_numpy.make(cfg, weights)(x)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(cell=cell, layers=layers, norm=norm, skip=skip, hidden_size=10)
+        for cell, layers, norm, skip in [
+            ("rnn", 1, "window", "linear"),
+            ("lstm", 2, "window", "linear"),
+            ("gru", 1, "none", "none"),
+            ("lstm", 1, "none", "linear"),
+            ("gru", 2, "window", "none"),
+        ]
+    ],
+    ids=lambda c: f"{c.cell}-{c.layers}-{c.norm}-{c.skip}",
+)
+def test_numpy_matches_torch_with_covariates(cfg):
+    """Past and future covariates are input channels after the target; the future ones' horizon
+    values [B, H, 2] also reach the output through the linear `future` map."""
+    horizon, lookback = 6, 14
+    model, weights = _weights(cfg, horizon, lookback, n_inputs=1 + 1 + 2, n_future=2)
+    assert weights["future.weight"].shape == (horizon, horizon * 2)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((11, lookback, 4)).astype(np.float32)
+    x[..., 0] = x[..., 0] * 3 + 10
+    future = rng.standard_normal((11, horizon, 2)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x), torch.from_numpy(future)).numpy()
+        without = model(torch.from_numpy(x), torch.zeros(11, horizon, 2)).numpy()
+    assert np.abs(expected - without).max() > 1e-2  # the horizon values matter
+    got = engine_numpy.make(cfg, weights)(x, future)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    rebuilt = engine_torch.make(cfg, weights, "cpu")(x, future)
+    np.testing.assert_array_equal(rebuilt, expected)
+
+
+def test_future_map_starts_at_zero():
+    """A new model with future covariates forecasts exactly what it would without them, so
+    training starts from the same (seasonal naive) forecast."""
+    cfg = ModelConfig(cell="gru", hidden_size=6)
+    torch.manual_seed(0)
+    plain = Forecaster(cfg, lookback=8, horizon=4, n_inputs=2, season=4)
+    torch.manual_seed(0)
+    with_future = Forecaster(cfg, lookback=8, horizon=4, n_inputs=2, season=4, n_future=1)
+    x = torch.randn(3, 8, 2)
+    with torch.no_grad():
+        np.testing.assert_array_equal(
+            with_future(x, torch.randn(3, 4, 1)).numpy(), plain(x).numpy()
+        )
+
+
+def test_numpy_engine_is_blocked_alike_with_covariates():
+    """Forecasting many series in blocks gives the same bytes as one at a time: the future
+    block is split with its series."""
+    from rnnforecast import engine_numpy as en
+
+    cfg = ModelConfig(cell="lstm", hidden_size=4)
+    _, weights = _weights(cfg, horizon=3, lookback=5, n_inputs=2, n_future=1)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((en.BLOCK + 3, 5, 2)).astype(np.float32)
+    future = rng.standard_normal((en.BLOCK + 3, 3, 1)).astype(np.float32)
+    fn = en.make(cfg, weights)
+    whole = fn(x, future)
+    np.testing.assert_array_equal(whole[-3:], fn(x[-3:], future[-3:]))

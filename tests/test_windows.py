@@ -7,7 +7,9 @@ import pandas as pd
 
 from rnnforecast.windows import (
     Panel,
+    apply_covariate_scaler,
     apply_scaler,
+    fit_covariate_scaler,
     fit_scaler,
     gather,
     invert_scaler,
@@ -160,3 +162,35 @@ def test_windows_and_scaling_need_few_copies_of_the_data():
             assert peak <= most * panel.values.nbytes, (step, peak / panel.values.nbytes)
     finally:
         tracemalloc.stop()
+
+
+def test_covariates_are_scaled_per_series_on_the_training_part_only():
+    """Each covariate column gets its own per-series loc and scale from the first n_fit rows:
+    values after them (validation, the future) change nothing."""
+    frame = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 5 + ["b"] * 4,
+            "ds": np.r_[np.arange(5), np.arange(4)],
+            "y": np.arange(9.0),
+            "temp": [1.0, 3.0, 5.0, 900.0, -50.0, 10.0, 10.0, 10.0, 7.0],
+            "flag": [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0],
+        }
+    )
+    panel = Panel.from_frame(frame, ("temp", "flag"))
+    assert panel.covariates.shape == (9, 2)
+    n_fit = np.array([3, 3])
+    loc, scale = fit_covariate_scaler(panel, n_fit, "standard")
+    np.testing.assert_allclose(loc, [[3.0, 2 / 3], [10.0, 2 / 3]])
+    # series b's temp is constant over its training part: scale 1, never a division by zero
+    np.testing.assert_allclose(
+        scale, [[np.std([1, 3, 5]), np.std([0, 1, 1])], [1.0, np.std([1, 0, 1])]]
+    )
+    changed = frame.assign(temp=frame["temp"].where(frame.index.isin([0, 1, 2, 5, 6, 7]), 0.0))
+    again = fit_covariate_scaler(Panel.from_frame(changed, ("temp", "flag")), n_fit, "standard")
+    np.testing.assert_array_equal(again[0], loc)
+    np.testing.assert_array_equal(again[1], scale)
+    scaled = apply_covariate_scaler(panel.covariates, panel.series_of_rows(), loc, scale)
+    assert scaled.dtype == np.float32
+    np.testing.assert_allclose(scaled[:3, 0], (np.array([1, 3, 5]) - 3) / np.std([1, 3, 5]))
+    kept = panel.select(np.array([False, True]))
+    np.testing.assert_array_equal(kept.covariates, panel.covariates[5:])

@@ -2,8 +2,9 @@
 
     config.yaml          effective settings (yaml.safe_load only)
     weights.safetensors  tensors, no pickle
-    series.json          per-series scaler statistics and time span
-    tail.csv             the last `lookback` points of each series, so predict needs no data
+    series.json          per-series scaler statistics (of the covariates too) and time span
+    tail.csv             the last `lookback` rows of each series (with covariates), so predict
+                         needs no data
     history.csv          one row per epoch
     metrics.json         validation metrics of the model and the baselines
     manifest.json        format version, tool version, creation time, SHA-256 of every file
@@ -31,7 +32,9 @@ from rnnforecast.config import Config, parse_yaml
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.fsutil import staged_dir
 
-FORMAT_VERSION = 2  # 2: model.skip and model.calendar (format 1 models had neither)
+# 2: model.skip and model.calendar (format 1 models had neither); 3: data.past_covariates and
+# data.future_covariates (older models have none: the defaults read them right)
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 READ_ATTEMPTS = 5  # a directory swapped in while we read is read again
 

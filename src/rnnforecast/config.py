@@ -79,6 +79,19 @@ class DataConfig:
         "seasonal period in steps; unset: from the frequency (12 monthly, 48 half-hourly)",
         minimum=1,
     )
+    past_covariates: tuple[str, ...] | None = _opt(
+        None, "numeric columns known only up to now, fed as inputs over the lookback"
+    )
+    future_covariates: tuple[str, ...] | None = _opt(
+        None,
+        "numeric columns also known over the horizon (a temperature forecast, a holiday flag); "
+        "predict then needs rows for the next horizon steps with them filled and y empty",
+    )
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """Past then future covariates: the order of their input channels."""
+        return (self.past_covariates or ()) + (self.future_covariates or ())
 
 
 @dataclass(frozen=True)
@@ -340,6 +353,13 @@ class Config:
             raise RnnForecastError(f"model.dropout: {self.model.dropout} must be in [0, 1)")
         if not 0.0 <= self.train.ema < 1.0:
             raise RnnForecastError(f"train.ema: {self.train.ema} must be in [0, 1)")
+        names = self.data.covariates
+        twice = sorted({c for c in names if names.count(c) > 1})
+        if twice:
+            raise RnnForecastError(
+                f"data: covariate '{twice[0]}' is listed twice; name each column once, in "
+                "past_covariates or in future_covariates"
+            )
         return self
 
     def _sections(self) -> list[tuple[str, Any]]:

@@ -23,6 +23,7 @@ from rnnforecast.errors import RnnForecastError
 TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime")
 ID_NAME = "unique_id"
 TARGET_NAME = "y"
+KEY_COLUMNS = ("unique_id", "ds", "y", "_line")  # the long frame's own columns
 _SNIFF_BYTES = 64 * 1024
 _ISO_DATE = re.compile(r"\s*\d{4}-\d\d")  # how an ISO 8601 date begins: 2024-01
 
@@ -42,10 +43,13 @@ class Schema:
 class Loaded:
     """A validated long frame, sorted by unique_id then ds, and what was repaired on the way."""
 
-    frame: pd.DataFrame  # unique_id: str, ds: datetime64, y: float64
+    frame: pd.DataFrame  # unique_id: str, ds: datetime64, y: float64, then covariates: float64
     schema: Schema
     notes: tuple[str, ...]
     source: str  # the file it came from, for messages
+    # with future covariates: the rows after each series' last observed y (unique_id, ds, the
+    # future covariates), sorted; their values over the horizon are what predict needs
+    future: pd.DataFrame | None = None
 
 
 def load(path: str | Path, cfg: DataConfig, model: str | None = None) -> Loaded:
@@ -70,15 +74,19 @@ def prepare(
     """Detect columns, parse, validate and repair rows read from `path` (whose index is the
     row number in the file, so errors name the right line)."""
     layout, time_col, targets, id_col = detect_columns(raw, cfg, path, model)
-    frame = _to_long(raw, targets, time_col, id_col)
+    frame = _to_long(raw, targets, time_col, id_col, cfg.covariates)
     lines = frame["_line"].to_numpy()
     frame["ds"] = _parse_times(frame["ds"], lines, path, time_col)
     frame["y"] = _parse_target(frame["y"], lines, targets, path)
     if cfg.transform == "log1p":
         _check_log1p(frame["y"], lines, targets, path)
+    for name in cfg.covariates:
+        frame[name] = _parse_covariate(frame[name], lines, name, path)
+    frame, future = _split_future(frame, cfg, path)
     frame, freq, more = _regularise(frame, cfg, path, model)
     schema = Schema(layout=layout, time_col=time_col, target=targets, id_col=id_col, freq=freq)
-    return Loaded(frame=frame, schema=schema, notes=tuple((notes or []) + more), source=str(path))
+    notes = (notes or []) + more
+    return Loaded(frame=frame, schema=schema, notes=tuple(notes), source=str(path), future=future)
 
 
 def load_chunks(
@@ -250,7 +258,7 @@ def detect_columns(
         time_col = need(cfg.time_col, "--time-col")
     else:
         time_col = _detect_time(raw, [c for c in columns if c != id_col], path)
-    rest = [c for c in columns if c not in (id_col, time_col)]
+    rest = [c for c in columns if c not in (id_col, time_col, *cfg.covariates)]
     if cfg.target:
         targets = tuple(need(t, "--target") for t in cfg.target)
         clash = [t for t in targets if t in (id_col, time_col)]
@@ -271,6 +279,18 @@ def detect_columns(
         raise RnnForecastError(
             f"{path}: a long file (id column '{id_col}') takes one --target, got {len(targets)}"
         )
+    for name in cfg.covariates:
+        kind = "past" if name in (cfg.past_covariates or ()) else "future"
+        need(name, f"--{kind}-covariates")
+        if name in (id_col, time_col, *targets):
+            raise RnnForecastError(
+                f"{path}: column '{name}' cannot be both a covariate and the target, time or id"
+            )
+        if name in KEY_COLUMNS:
+            raise RnnForecastError(
+                f"{path}: covariate column '{name}' has a name used for the series' own "
+                f"columns ({', '.join(KEY_COLUMNS[:3])}); rename it"
+            )
     layout = "long" if id_col else ("single" if len(targets) == 1 else "wide")
     return layout, time_col, targets, id_col
 
@@ -320,9 +340,14 @@ def _mostly_numeric(col: pd.Series) -> bool:
 
 
 def _to_long(
-    raw: pd.DataFrame, targets: tuple[str, ...], time_col: str, id_col: str | None
+    raw: pd.DataFrame,
+    targets: tuple[str, ...],
+    time_col: str,
+    id_col: str | None,
+    covariates: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """One row per observation with its CSV line; several targets are stacked in order."""
+    """One row per observation with its CSV line; several targets are stacked in order, each
+    with the same covariate columns."""
     line = (raw.index + 2).to_numpy()  # the index counts data rows; the header is line 1
     if id_col:
         missing = raw[id_col].isna().to_numpy()
@@ -338,6 +363,7 @@ def _to_long(
                 "unique_id": ids if ids is not None else t,
                 "ds": raw[time_col],
                 "y": raw[t],
+                **{name: raw[name] for name in covariates},
                 "_line": line,
             },
             copy=False,  # the columns as read, not copies (copy-on-write keeps `raw` intact)
@@ -458,6 +484,39 @@ def _check_log1p(values: pd.Series, lines: np.ndarray, targets: tuple[str, ...],
             "-1 or less, and --transform log1p needs y > -1; use --transform none (or shift the "
             "series above -1)"
         )
+
+
+def _parse_covariate(col: pd.Series, lines: np.ndarray, name: str, path: Path) -> pd.Series:
+    """Float values of a covariate column, checked as the target's are; true/false flags
+    become 1/0. Empty cells stay NaN here: only the rows a forecast uses must be filled."""
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype("float64")
+    return _parse_target(col, lines, (name,), path)
+
+
+def _split_future(
+    frame: pd.DataFrame, cfg: DataConfig, path: Path
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """With future covariates, the rows after a series' last observed y are its future rows:
+    the covariates' known values for the coming steps, not data to train on or fill."""
+    if not cfg.future_covariates:
+        return frame, None
+    columns = ["unique_id", "ds", *cfg.future_covariates]
+    observed = frame["y"].notna().to_numpy()
+    last = frame["ds"][observed].groupby(frame["unique_id"][observed]).max()
+    after = (frame["ds"] > frame["unique_id"].map(last)).to_numpy()  # no y at all: NaT, False
+    if not after.any():
+        return frame, frame[columns].iloc[:0].reset_index(drop=True)
+    future = frame[after].sort_values(["unique_id", "ds"], kind="stable")
+    dup = future.duplicated(["unique_id", "ds"], keep=False).to_numpy()
+    if dup.any():
+        i = int(dup.argmax())
+        raise RnnForecastError(
+            f"{path}: series '{future['unique_id'].iat[i]}' has duplicate future time "
+            f"{future['ds'].iat[i]} (lines {', '.join(map(str, future['_line'][dup][:2]))}); "
+            "keep one row per time"
+        )
+    return frame[~after].reset_index(drop=True), future[columns].reset_index(drop=True)
 
 
 def _regularise(frame: pd.DataFrame, cfg: DataConfig, path: Path, model: str | None):
@@ -625,7 +684,9 @@ def _fill(
             f"{path}: series '{uid}': time {ds.iat[i]} (line {frame['_line'].iat[i]}) is off the "
             f"'{freq}' grid or irregular; {fix}"
         )
-    nan = frame["y"].isna().to_numpy()
+    columns = [c for c in frame.columns if c not in ("unique_id", "ds", "_line")]  # y, covariates
+    empty = frame[columns].isna().to_numpy()  # [N, 1 + C]
+    nan = empty.any(axis=1)
     if fill == "none":
         if gap.any():
             i = int(gap.argmax())
@@ -636,8 +697,10 @@ def _fill(
             )
         if nan.any():
             i = int(nan.argmax())
+            name = columns[int(empty[i].argmax())]
+            what = "an empty value" if name == "y" else f"an empty '{name}'"
             raise RnnForecastError(
-                f"{path}: series '{frame['unique_id'].iat[i]}' has an empty value at line "
+                f"{path}: series '{frame['unique_id'].iat[i]}' has {what} at line "
                 f"{frame['_line'].iat[i]}; fill it or pass --fill ffill|interpolate|zero"
             )
         return frame, []
@@ -652,10 +715,11 @@ def _fill(
             continue
         full = pd.date_range(part["ds"].iat[0], part["ds"].iat[-1], freq=offset)
         part = part.set_index("ds").reindex(full).rename_axis("ds").reset_index()
-        missing = int(part["y"].isna().sum())
+        missing = int(part[columns].isna().to_numpy().sum())
         part["unique_id"] = uid
-        part["y"] = _fill_values(part["y"], fill)
-        if part["y"].isna().any():
+        for name in columns:
+            part[name] = _fill_values(part[name], fill)
+        if part[columns].isna().to_numpy().any():
             raise RnnForecastError(
                 f"{path}: series '{uid}' starts with empty values that --fill {fill} cannot fill; "
                 "remove the leading empty rows"

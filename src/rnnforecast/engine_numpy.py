@@ -17,8 +17,11 @@ LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default
 BLOCK = 1024  # series per forward pass: ~80 MB of gate inputs at lookback 72, hidden 64
 
 
-def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-    """A function mapping inputs [B, L, F] to forecasts [B, H], like `Forecaster.forward`."""
+def make(
+    cfg: ModelConfig, weights: dict[str, np.ndarray]
+) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+    """A function mapping inputs [B, L, F] (and, for a model with future covariates, their
+    horizon values [B, H, C]) to forecasts [B, H], like `Forecaster.forward`."""
     step = {"rnn": _rnn_layer, "lstm": _lstm_layer, "gru": _gru_layer}[cfg.cell]
     layers = [
         {
@@ -34,8 +37,9 @@ def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarr
     ]
     head_w, head_b = weights["head.weight"], weights["head.bias"]
     skip = (weights["skip.weight"], weights["skip.bias"]) if cfg.skip == "linear" else None
+    future_w = weights.get("future.weight")  # [H, H * C] or None
 
-    def forward(x: np.ndarray) -> np.ndarray:
+    def forward(x: np.ndarray, future: np.ndarray | None) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
         if cfg.norm == "window":
             target = x[..., :1]  # [B, L, 1]
@@ -54,13 +58,21 @@ def make(cfg: ModelConfig, weights: dict[str, np.ndarray]) -> Callable[[np.ndarr
             # [B, H]; einsum, not BLAS, sums each row alike whatever the batch: chunked and
             # whole predictions stay byte-identical
             y = y + np.einsum("bl,hl->bh", x[..., 0], skip[0]) + skip[1]
+        if future_w is not None:
+            flat = np.asarray(future, dtype=np.float32).reshape(len(x), -1)  # [B, H * C]
+            y = y + np.einsum("bk,hk->bh", flat, future_w)  # [B, H]
         if cfg.norm == "window":
             y = y * scale[:, :, 0] + loc[:, :, 0]
         return y
 
-    def blocked(x: np.ndarray) -> np.ndarray:
+    def blocked(x: np.ndarray, future: np.ndarray | None = None) -> np.ndarray:
         """Series in blocks, so memory stays bounded (a layer holds [block, L, gates])."""
-        parts = [forward(x[b : b + BLOCK]) for b in range(0, len(x), BLOCK)]
+        if future_w is not None and future is None:
+            raise ValueError("this model has future covariates: pass their horizon values")
+        parts = [
+            forward(x[b : b + BLOCK], None if future is None else future[b : b + BLOCK])
+            for b in range(0, len(x), BLOCK)
+        ]
         return np.concatenate(parts) if parts else np.empty((0, head_b.shape[0]), np.float32)
 
     return blocked

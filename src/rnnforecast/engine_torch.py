@@ -16,19 +16,25 @@ BATCH = 8192  # windows per forward pass, bounding memory for many series
 
 def make(
     cfg: ModelConfig, weights: dict[str, np.ndarray], device: str = "auto"
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A function mapping inputs [B, L, F] to forecasts [B, H] with the rebuilt torch model."""
+) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
+    """A function mapping inputs [B, L, F] (and future covariates [B, H, C], if the model has
+    them) to forecasts [B, H] with the rebuilt torch model."""
     dev = resolve_device(device)
     horizon, n_inputs = weights["head.weight"].shape[0], weights["rnns.0.weight_ih_l0"].shape[1]
     lookback = weights["skip.weight"].shape[1] if "skip.weight" in weights else 1
-    model = Forecaster(cfg, lookback, horizon, n_inputs)
+    n_future = weights["future.weight"].shape[1] // horizon if "future.weight" in weights else 0
+    model = Forecaster(cfg, lookback, horizon, n_inputs, n_future=n_future)
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()})
     model.to(dev).eval()
 
     @torch.inference_mode()
-    def forward(x: np.ndarray) -> np.ndarray:
+    def forward(x: np.ndarray, future: np.ndarray | None = None) -> np.ndarray:
         x_t = torch.as_tensor(np.asarray(x, dtype=np.float32))
-        parts = [model(x_t[b : b + BATCH].to(dev)).float().cpu() for b in range(0, len(x_t), BATCH)]
+        f_t = None if future is None else torch.as_tensor(np.asarray(future, dtype=np.float32))
+        parts = []
+        for b in range(0, len(x_t), BATCH):
+            f_b = None if f_t is None else f_t[b : b + BATCH].to(dev)  # [b, H, C]
+            parts.append(model(x_t[b : b + BATCH].to(dev), f_b).float().cpu())  # [b, H]
         return torch.cat(parts).numpy() if parts else np.empty((0, horizon), np.float32)
 
     return forward

@@ -113,7 +113,8 @@ def score_cut(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Forecasts of the model and the baselines for the H points after each cut-off."""
     fn = forecast.make_engine(model, engine)
-    predicted, notes = forecast.forecast(model, history, fn)
+    # the file's values after the cut-off are the future covariates' "known" future
+    predicted, notes = forecast.forecast(model, history, fn, future=frame)
     actual = _after(frame, panel, cuts, horizon)
     cutoff = history.groupby("unique_id", sort=False)["ds"].last().rename("cutoff")
     baselines = _baselines(panel, cuts, horizon, season, model.config.window.lookback)

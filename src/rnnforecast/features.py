@@ -62,12 +62,20 @@ def _redundant(name: str, step: float) -> bool:
 
 
 def model_inputs(
-    scaled: np.ndarray, times: np.ndarray, freq: str, with_calendar: bool
+    scaled: np.ndarray,
+    times: np.ndarray,
+    freq: str,
+    with_calendar: bool,
+    covariates: np.ndarray | None = None,
 ) -> np.ndarray:
     """[N, F] network inputs: the scaled target in channel 0, then (with `with_calendar`) the
-    calendar features of each step's timestamp. Training and forecasting both build them here,
-    so the two can never disagree on the columns."""
+    calendar features of each step's timestamp, then the scaled covariates [N, C] (past, then
+    future: the future ones are the last channels, which training reads over the horizon too).
+    Training and forecasting both build them here, so the two can never disagree."""
     target = scaled.astype(np.float32, copy=False)[:, None]  # no copy of float32 input
-    if not with_calendar:
-        return target
-    return np.concatenate([target, calendar(times, freq)], axis=1)
+    parts = [target]
+    if with_calendar:
+        parts.append(calendar(times, freq))
+    if covariates is not None:
+        parts.append(covariates.astype(np.float32, copy=False))
+    return target if len(parts) == 1 else np.concatenate(parts, axis=1)

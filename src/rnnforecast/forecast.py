@@ -9,12 +9,22 @@ import pandas as pd
 
 from rnnforecast import transforms
 from rnnforecast.artifact import Artifact
-from rnnforecast.config import ModelConfig
+from rnnforecast.config import Config, ModelConfig
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.features import model_inputs
-from rnnforecast.windows import Panel, apply_scaler, fit_scaler, gather, invert_scaler, last_starts
+from rnnforecast.windows import (
+    Panel,
+    apply_covariate_scaler,
+    apply_scaler,
+    fit_covariate_scaler,
+    fit_scaler,
+    gather,
+    invert_scaler,
+    last_starts,
+)
 
-Engine = Callable[[np.ndarray], np.ndarray]  # inputs [B, L, F] -> forecasts [B, H]
+# inputs [B, L, F] (and future covariates [B, H, C] or None) -> forecasts [B, H]
+Engine = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 HUGE_BATCH = 200_000  # series in one call above which `auto` prefers the torch engine
 
 
@@ -50,7 +60,7 @@ def engine_for(
         raise RnnForecastError(f"--engine {engine}: not an engine; use auto, numpy or torch")
     if len(fns) == 1:
         return fns[0]
-    return lambda x: np.median(np.stack([fn(x) for fn in fns]), axis=0)  # [B, H]
+    return lambda x, future=None: np.median(np.stack([fn(x, future) for fn in fns]), axis=0)
 
 
 def members(weights: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
@@ -72,17 +82,25 @@ def join_members(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {f"members.{k}.{name}": v for k, part in enumerate(parts) for name, v in part.items()}
 
 
-def forecast(art: Artifact, frame: pd.DataFrame, engine: Engine) -> tuple[pd.DataFrame, list[str]]:
+def forecast(
+    art: Artifact,
+    frame: pd.DataFrame,
+    engine: Engine,
+    future: pd.DataFrame | None = None,
+    source: str = "the data",
+) -> tuple[pd.DataFrame, list[str]]:
     """Forecast every series of `frame` (long, sorted) that holds at least `lookback` points.
 
     Series the model was trained on keep their training scaler; new series are scaled by
-    their own history (the model is global, so it forecasts them too).
+    their own history (the model is global, so it forecasts them too). A model with future
+    covariates reads their values for the H steps after each series' end from `future` (rows
+    unique_id, ds and those columns; `source` names it in errors).
     """
     cfg = art.config
     lookback, kind = cfg.window.lookback, cfg.data.transform
     lost = transforms.LOST[kind]
     plus = f" + {lost} (the first point, lost to --transform {kind})" if lost else ""
-    panel = Panel.from_frame(frame)
+    panel = Panel.from_frame(frame, cfg.data.covariates)
     last_ds = frame["ds"].to_numpy()[panel.offsets + panel.lengths - 1]
     notes = []
     long_enough = panel.lengths >= lookback + lost
@@ -112,13 +130,70 @@ def forecast(art: Artifact, frame: pd.DataFrame, engine: Engine) -> tuple[pd.Dat
             f"{int((~seen).sum())} series not seen in training, scaled by their own history"
         )
 
+    covariates, ahead = None, None
+    if cfg.data.covariates:
+        c_loc, c_scale = _covariate_scaler(art, panel, pos, seen)
+        rows = panel.series_of_rows()
+        covariates = apply_covariate_scaler(panel.covariates, rows, c_loc, c_scale)  # [N, C]
+    if cfg.data.future_covariates:
+        n_past = len(cfg.data.past_covariates or ())
+        values = _future_values(panel.ids, last_ds, future, cfg, source)  # [S, H, Cf]
+        series = np.arange(len(panel.ids))[:, None]  # [S, 1], one scaler row per series
+        ahead = apply_covariate_scaler(values, series, c_loc[:, n_past:], c_scale[:, n_past:])
     inputs = model_inputs(
-        apply_scaler(panel, loc, scale), panel.times, cfg.data.freq, cfg.model.calendar
+        apply_scaler(panel, loc, scale), panel.times, cfg.data.freq, cfg.model.calendar, covariates
     )  # [N, F]
     x = gather(inputs, last_starts(panel, lookback), lookback)  # [S, L, F]
-    y = invert_scaler(engine(x).astype(np.float64), loc, scale)  # [S, H] transformed units
+    y = invert_scaler(engine(x, ahead).astype(np.float64), loc, scale)  # [S, H] transformed
     y = transforms.inverse(y, last_y, kind)  # [S, H] original units
     return _frame(panel.ids, last_ds, y, cfg.data.freq), notes
+
+
+def _covariate_scaler(
+    art: Artifact, panel: Panel, pos: np.ndarray, seen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """[S, C] covariate loc and scale: the training ones for series the model has seen, the
+    series' own history for new ones (as for the target)."""
+    loc, scale = fit_covariate_scaler(panel, panel.lengths, art.config.window.scaler)
+    stored = art.series["covariates"]
+    names = art.config.data.covariates
+    at = pos[seen].astype(int)
+    loc[seen] = np.array([stored[name]["loc"] for name in names]).T[at]
+    scale[seen] = np.array([stored[name]["scale"] for name in names]).T[at]
+    return loc, scale
+
+
+def _future_values(
+    ids: np.ndarray, last_ds: np.ndarray, future: pd.DataFrame | None, cfg: Config, source: str
+) -> np.ndarray:
+    """[S, H, Cf] the future covariates at the H timestamps after each series' last one, or an
+    error naming the first series without them and its first missing timestamps."""
+    names = list(cfg.data.future_covariates)
+    horizon = cfg.window.horizon
+    if future is None:
+        raise RnnForecastError(
+            f"the model uses future covariates ({', '.join(names)}): forecasting needs their "
+            f"values for the {horizon} steps after each series' end; pass a data file with "
+            "those rows (y empty, the covariates filled) after each series' history"
+        )
+    times = future_times(last_ds, horizon, cfg.data.freq)  # [S, H]
+    wanted = pd.MultiIndex.from_arrays([np.repeat(ids, horizon), times.reshape(-1)])
+    given = future.set_index(["unique_id", "ds"])[names]
+    values = given.reindex(wanted).to_numpy(np.float64).reshape(len(ids), horizon, len(names))
+    missing = np.isnan(values).any(axis=2)  # [S, H]
+    if missing.any():
+        s = int(missing.any(axis=1).argmax())
+        stamps = pd.DatetimeIndex(times[s])
+        at = [str(t) for t in (stamps.date if (stamps == stamps.normalize()).all() else stamps)]
+        at = [a for a, gone in zip(at, missing[s], strict=True) if gone]
+        more = f" and {len(at) - 3} more" if len(at) > 3 else ""
+        raise RnnForecastError(
+            f"{source}: series '{ids[s]}' lacks future values of {', '.join(names)} at "
+            f"{', '.join(at[:3])}{more} ({len(at)} of the {horizon} steps after its last "
+            f"observation {format_time(last_ds[s])}); add rows for those times with y empty and "
+            f"{', '.join(names)} filled"
+        )
+    return values
 
 
 def future_times(last: np.ndarray, horizon: int, freq: str) -> np.ndarray:

@@ -25,13 +25,24 @@ class Forecaster(nn.Module):
     window, so the network starts from them and learns only what they miss, which small data
     can teach quickly. It starts as the naive forecast with lag `season` (`init_seasonal`):
     seasonal naive, or naive with lag 1.
+
+    With `n_future` future covariates (the last input channels), their values over the horizon,
+    [B, H, n_future], reach the output through a linear map of the flattened block (`future`),
+    added like the skip; it starts at zero, so training starts from the same forecast.
     """
 
     def __init__(
-        self, cfg: ModelConfig, lookback: int, horizon: int, n_inputs: int = 1, season: int = 1
+        self,
+        cfg: ModelConfig,
+        lookback: int,
+        horizon: int,
+        n_inputs: int = 1,
+        season: int = 1,
+        n_future: int = 0,
     ) -> None:
         super().__init__()
         self.cfg = cfg
+        self.n_future = n_future
         extra = {"nonlinearity": cfg.activation} if cfg.cell == "rnn" else {}
         self.rnns = nn.ModuleList(
             CELLS[cfg.cell](
@@ -49,14 +60,19 @@ class Forecaster(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden_size, horizon)
         self.skip = nn.Linear(lookback, horizon) if cfg.skip == "linear" else None
+        self.future = nn.Linear(horizon * n_future, horizon, bias=False) if n_future else None
         if cfg.init == "orthogonal":
             self._init_recurrent()
         if self.skip is not None:  # start exactly at the (seasonal) naive forecast
             init_seasonal(self.skip.weight, self.skip.bias, season)
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
+        if self.future is not None:
+            nn.init.zeros_(self.future.weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, L, F] -> [B, H]; `future` [B, H, n_future] when the model has future
+        covariates (their scaled values over the horizon)."""
         target = x[..., :1]  # [B, L, 1]
         if self.cfg.norm == "window":
             loc = target.mean(dim=1, keepdim=True)  # [B, 1, 1]
@@ -74,6 +90,8 @@ class Forecaster(nn.Module):
         y = self.head(h[:, -1])  # [B, H]
         if self.skip is not None:
             y = y + self.skip(x[..., 0])  # [B, H], linear in the (normalised) input window
+        if self.future is not None:
+            y = y + self.future(future.flatten(1))  # [B, H], from [B, H * n_future]
         if self.cfg.norm == "window":
             y = y * scale[:, :, 0] + loc[:, :, 0]  # [B, H]
         return y

@@ -35,7 +35,9 @@ from rnnforecast.config import Config
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.windows import (
     Panel,
+    apply_covariate_scaler,
     apply_scaler,
+    fit_covariate_scaler,
     fit_scaler,
     gather,
     invert_scaler,
@@ -204,7 +206,12 @@ def fit(
 
     for msg in loaded.notes:
         note(msg)
-    panel = Panel.from_frame(loaded.frame)
+    if loaded.future is not None and len(loaded.future):
+        note(
+            f"{len(loaded.future)} rows after the last observed y of their series hold future "
+            "covariates only; they are for predict, not trained on"
+        )
+    panel = Panel.from_frame(loaded.frame, cfg.data.covariates)
     cfg = resolve(cfg, loaded, panel.lengths)
     w = cfg.window
     note(
@@ -231,7 +238,18 @@ def fit(
     split = split_windows(seen, w.lookback, w.horizon, w.val_size)
     loc, scale = distributed.broadcast_numpy(np.stack(fit_scaler(seen, split.n_fit, w.scaler)))
     scaled = apply_scaler(seen, loc, scale)
-    values = features.model_inputs(scaled, seen.times, cfg.data.freq, cfg.model.calendar)  # [N, F]
+    covariates = None
+    if cfg.data.covariates:  # scaled like the target: per series, on the training part only
+        c_loc, c_scale = distributed.broadcast_numpy(
+            np.stack(fit_covariate_scaler(seen, split.n_fit, w.scaler))
+        )
+        covariates = apply_covariate_scaler(
+            seen.covariates, seen.series_of_rows(), c_loc, c_scale
+        )  # [N, C]
+    values = features.model_inputs(
+        scaled, seen.times, cfg.data.freq, cfg.model.calendar, covariates
+    )  # [N, F]
+    n_future = len(cfg.data.future_covariates or ())
 
     from rnnforecast import train
     from rnnforecast.model import Forecaster
@@ -259,7 +277,7 @@ def fit(
         if cfg.model.ensemble > 1:
             note(f"ensemble member {k + 1}/{cfg.model.ensemble} (seed {cfg.train.seed + k})")
         set_seed(cfg.train.seed + k)
-        model = Forecaster(cfg.model, w.lookback, w.horizon, values.shape[1], start_lag)
+        model = Forecaster(cfg.model, w.lookback, w.horizon, values.shape[1], start_lag, n_future)
         if start is not None:
             member = forecast.members(start.weights)[k]
             model.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in member.items()})
@@ -298,6 +316,11 @@ def fit(
         "last_ds": _first_last(loaded.frame, panel, -1),
         "length": panel.lengths.tolist(),
     }
+    if cfg.data.covariates:
+        series["covariates"] = {
+            name: {"loc": c_loc[:, c].tolist(), "scale": c_scale[:, c].tolist()}
+            for c, name in enumerate(cfg.data.covariates)
+        }
     model_art = artifact.Artifact(
         config=cfg,
         weights=weights,
@@ -373,6 +396,8 @@ def _check_warm_start(start: artifact.Artifact, cfg: Config) -> None:
         "horizon": (old.window.horizon, new.window.horizon),
         "lookback": (old.window.lookback, new.window.lookback),
         "transform": (old.data.transform, new.data.transform),
+        "past_covariates": (old.data.past_covariates, new.data.past_covariates),
+        "future_covariates": (old.data.future_covariates, new.data.future_covariates),
     }
     differ = [f"{k} {a} -> {b}" for k, (a, b) in pairs.items() if a != b]
     if differ:
@@ -398,7 +423,11 @@ def _validation_scores(
     raw = gather(panel.values, starts, width)  # [W, L+H] original units, the same times
     x, y = raw[:, : w.lookback], raw[:, w.lookback :]
     scaled = gather(values, split.val_starts, w.lookback)  # [W, L, F]
-    f_seen = invert_scaler(predict_fn(scaled).astype(np.float64), loc[series], scale[series])
+    n_future = len(cfg.data.future_covariates or ())
+    ahead = None
+    if n_future:  # the future covariates over each window's horizon: the last channels
+        ahead = gather(values, split.val_starts + w.lookback, w.horizon)[..., -n_future:]
+    f_seen = invert_scaler(predict_fn(scaled, ahead).astype(np.float64), loc[series], scale[series])
     f_model = transforms.inverse(f_seen, x[:, -1], kind)  # [W, H] original units
     m = cfg.data.season
     lost = transforms.LOST[kind]
@@ -459,13 +488,21 @@ def predict(
     art = artifact.load(model_dir)
     cfg = art.config
     if data_path is None:
-        chunks: Any = [(art.tail, ())]
+        if cfg.data.future_covariates:
+            names = ", ".join(cfg.data.future_covariates)
+            raise RnnForecastError(
+                f"{model_dir}: the model uses future covariates ({names}), so predict needs "
+                f"their values for the {cfg.window.horizon} steps ahead: give a data file "
+                f"(`rnnforecast predict DATA -m {model_dir}`) whose series end with "
+                f"{cfg.window.horizon} rows with y empty and {names} filled"
+            )
+        chunks: Any = [(art.tail, None, ())]
     elif chunk_size and cfg.data.id_col:
         loaded = data.load_chunks(data_path, cfg.data, chunk_size, model=str(model_dir))
-        chunks = ((part.frame, part.notes) for part in loaded)
+        chunks = ((part.frame, part.future, part.notes) for part in loaded)
     else:
         part = data.load(data_path, cfg.data, model=str(model_dir))
-        chunks = [(part.frame, part.notes)]
+        chunks = [(part.frame, part.future, part.notes)]
     dates = forecast.dates_only(art.tail["ds"], cfg.data.freq)
     engine = forecast.resolve_engine(engine, device, chunk_size or len(art.series["unique_id"]))
     predict_fn = forecast.make_engine(art, engine, device)
@@ -473,8 +510,8 @@ def predict(
     series = rows = 0
     with contextlib.ExitStack() as stack:
         sink = stack.enter_context(fsutil.atomic_open(out)) if out is not None else stream
-        for i, (frame, more) in enumerate(chunks):
-            forecasts, skipped = forecast.forecast(art, frame, predict_fn)
+        for i, (frame, future, more) in enumerate(chunks):
+            forecasts, skipped = forecast.forecast(art, frame, predict_fn, future, str(data_path))
             notes.extend([*more, *skipped])
             if sink is not None:
                 sink.write(forecast.to_csv(forecasts, dates, header=i == 0))
@@ -538,7 +575,7 @@ def backtest(
             cut = evaluate.span(last.min(), last.max())
             scope = f"fold {k}/{folds}" if refit else f"folds 1-{folds} (no refit)"
             on_note(f"{scope}: training on data up to {cut}")
-        fold_data = dataclasses.replace(loaded, frame=history, notes=())
+        fold_data = dataclasses.replace(loaded, frame=history, notes=(), future=None)
         return fit(fold_data, cfg, on_epoch=on_epoch).model
 
     result = evaluate.backtest(
@@ -569,6 +606,8 @@ def info(model_dir: str | Path) -> dict[str, Any]:
         "season": cfg.data.season,
         "lookback": cfg.window.lookback,
         "horizon": cfg.window.horizon,
+        "past_covariates": list(cfg.data.past_covariates or ()),
+        "future_covariates": list(cfg.data.future_covariates or ()),
         "series": len(series["unique_id"]),
         "observations": int(sum(series["length"])),
         "data_from": min(series["first_ds"]),

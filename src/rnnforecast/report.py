@@ -127,6 +127,7 @@ class Reporter:
             f"{facts['data_from']} .. {facts['data_to']}",
             "frequency": f"{facts['frequency']} (season {facts['season']})",
             "windows": f"lookback {facts['lookback']} -> horizon {facts['horizon']}",
+            **_covariate_rows(facts),
             "training": f"best epoch {facts['best_epoch']} of {facts['epochs_run']}",
             "created": f"{facts['created']} by rnnforecast {facts['rnnforecast_version']}",
         }
@@ -144,6 +145,16 @@ class Reporter:
             f"forecast {result.series} series x {result.rows // max(result.series, 1)} steps "
             f"with the {result.engine} engine in {result.seconds:.2f} s -> {where}"
         )
+
+
+def _covariate_rows(facts: dict[str, Any]) -> dict[str, str]:
+    """The info table's covariates line, when the model has any."""
+    kinds = [
+        f"{kind} {', '.join(facts.get(f'{kind}_covariates') or [])}"
+        for kind in ("past", "future")
+        if facts.get(f"{kind}_covariates")
+    ]
+    return {"covariates": "; ".join(kinds)} if kinds else {}
 
 
 def _epoch_line(row: dict[str, float], total: int, with_epoch: bool = True) -> str:

@@ -156,9 +156,9 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
             run.steps = 0
         mine = distributed.shard(run.order)  # this process's windows (all of them alone)
         for b in range(run.batch, len(mine), batch_size):
-            x, y = _batch(windows, mine[b : b + batch_size], lookback)
+            x, y, future = _batch(windows, mine[b : b + batch_size], lookback, model.n_future)
             with ctx:
-                pred = net(x)  # [B, H]
+                pred = net(x, future)  # [B, H]
             loss = loss_fn(pred.float(), y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -387,10 +387,14 @@ def diagnose(rows: list[dict[str, float]], clip_norm: float) -> list[str]:
     return found
 
 
-def _batch(windows: torch.Tensor, idx: torch.Tensor, lookback: int):
-    """Inputs [B, L, F] and targets [B, H] of the windows starting at `idx`."""
+def _batch(windows: torch.Tensor, idx: torch.Tensor, lookback: int, n_future: int = 0):
+    """Inputs [B, L, F], targets [B, H] and future covariates over the horizon [B, H, C] (None
+    without them: they are the last C channels) of the windows starting at `idx`."""
     w = windows[idx]  # [B, F, L+H], gathered from the view
-    return w[:, :, :lookback].transpose(1, 2), w[:, 0, lookback:]  # [B, L, F], [B, H]
+    x, y = w[:, :, :lookback].transpose(1, 2), w[:, 0, lookback:]  # [B, L, F], [B, H]
+    if not n_future:
+        return x, y, None
+    return x, y, w[:, -n_future:, lookback:].transpose(1, 2)  # [B, H, C]
 
 
 @torch.inference_mode()
@@ -401,9 +405,9 @@ def _loss(model, windows, idx, lookback, ctx, loss_fn) -> float:
     total = torch.zeros((), device=windows.device)
     mine = idx[distributed.rank() :: distributed.world()]
     for b in range(0, len(mine), VAL_BATCH):
-        x, y = _batch(windows, mine[b : b + VAL_BATCH], lookback)
+        x, y, future = _batch(windows, mine[b : b + VAL_BATCH], lookback, model.n_future)
         with ctx:
-            pred = model(x)  # [B, H]
+            pred = model(x, future)  # [B, H]
         total += loss_fn(pred.float(), y, reduction="sum")
     horizon = windows.shape[-1] - lookback
     total, count = distributed.all_sum(total, _count(len(mine) * horizon, windows.device))

@@ -41,6 +41,7 @@ def forward(panel: Panel, kind: str) -> Panel:
         offsets=(np.cumsum(lengths) - lengths).astype(np.int64),
         lengths=lengths,
         times=panel.times[keep],
+        covariates=None if panel.covariates is None else panel.covariates[keep],
     )
 
 

@@ -24,14 +24,24 @@ class Panel:
     offsets: np.ndarray  # [S] int64
     lengths: np.ndarray  # [S] int64
     times: np.ndarray  # [N] datetime64, the timestamp of every value
+    covariates: np.ndarray | None = None  # [N, C] float64, original units; None: no covariates
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> Panel:
-        """From a long frame sorted by unique_id then ds (as `data.load` returns it)."""
+    def from_frame(cls, frame: pd.DataFrame, covariates: tuple[str, ...] = ()) -> Panel:
+        """From a long frame sorted by unique_id then ds (as `data.load` returns it), with the
+        named covariate columns."""
         ids, lengths = _runs(frame["unique_id"].to_numpy())
         values = frame["y"].to_numpy(np.float64)
         times = frame["ds"].to_numpy()
-        return cls(ids=ids, values=values, offsets=_offsets(lengths), lengths=lengths, times=times)
+        extra = frame[list(covariates)].to_numpy(np.float64) if covariates else None
+        return cls(
+            ids=ids,
+            values=values,
+            offsets=_offsets(lengths),
+            lengths=lengths,
+            times=times,
+            covariates=extra,
+        )
 
     def select(self, keep: np.ndarray) -> Panel:
         """Only the series where `keep` is true, still contiguous."""
@@ -43,6 +53,7 @@ class Panel:
             offsets=_offsets(lengths),
             lengths=lengths,
             times=self.times[rows],
+            covariates=None if self.covariates is None else self.covariates[rows],
         )
 
     def series_of_rows(self) -> np.ndarray:
@@ -67,8 +78,11 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- scaling: fit / apply / invert ---------------------------------------------------------
 
 
-def fit_scaler(panel: Panel, n_fit: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-series (loc, scale) from each series' first `n_fit[i]` values only.
+def fit_scaler(
+    panel: Panel, n_fit: np.ndarray, kind: str, values: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-series (loc, scale) from each series' first `n_fit[i]` values only (of the target,
+    or of `values` [N], a covariate column).
 
     Fitting on the training part alone keeps validation and future values out of the scaler.
     A constant series gets scale 1 so nothing divides by zero.
@@ -76,11 +90,12 @@ def fit_scaler(panel: Panel, n_fit: np.ndarray, kind: str) -> tuple[np.ndarray, 
     n_series = len(panel.ids)
     if kind == "none":
         return np.zeros(n_series), np.ones(n_series)
+    values = panel.values if values is None else values
     used = np.clip(n_fit, 0, panel.lengths)  # the first `used[i]` values of series i
     counts = np.maximum(used, 1).astype(np.float64)
-    loc = _segment_sums(panel.values, panel.offsets, used) / counts
+    loc = _segment_sums(values, panel.offsets, used) / counts
     dev = np.repeat(loc, panel.lengths)  # [N], then (value - loc)^2 in place: one temporary
-    np.subtract(panel.values, dev, out=dev)
+    np.subtract(values, dev, out=dev)
     dev *= dev
     var = _segment_sums(dev, panel.offsets, used) / counts
     scale = np.sqrt(var)
@@ -108,6 +123,22 @@ def apply_scaler(panel: Panel, loc: np.ndarray, scale: np.ndarray) -> np.ndarray
     np.subtract(panel.values, out, out=out)
     out /= np.repeat(scale, panel.lengths)
     return out.astype(np.float32)
+
+
+def fit_covariate_scaler(
+    panel: Panel, n_fit: np.ndarray, kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """[S, C] (loc, scale) of every covariate column per series, fitted like the target's: on
+    each series' first `n_fit[i]` rows only."""
+    pairs = [fit_scaler(panel, n_fit, kind, column) for column in panel.covariates.T]
+    return np.stack([p[0] for p in pairs], axis=1), np.stack([p[1] for p in pairs], axis=1)
+
+
+def apply_covariate_scaler(
+    covariates: np.ndarray, series: np.ndarray, loc: np.ndarray, scale: np.ndarray
+) -> np.ndarray:
+    """[..., C] covariate rows of series `series` [...] in scaled units, float32."""
+    return ((covariates - loc[series]) / scale[series]).astype(np.float32)
 
 
 def invert_scaler(y: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
