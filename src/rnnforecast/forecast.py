@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from rnnforecast import intervals
 from rnnforecast.artifact import Artifact
 from rnnforecast.config import ModelConfig
 from rnnforecast.errors import RnnForecastError
@@ -71,8 +72,11 @@ def join_members(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {f"members.{k}.{name}": v for k, part in enumerate(parts) for name, v in part.items()}
 
 
-def forecast(art: Artifact, frame: pd.DataFrame, engine: Engine) -> tuple[pd.DataFrame, list[str]]:
-    """Forecast every series of `frame` (long, sorted) that holds at least `lookback` points.
+def forecast(
+    art: Artifact, frame: pd.DataFrame, engine: Engine, levels: tuple[int, ...] = ()
+) -> tuple[pd.DataFrame, list[str]]:
+    """Forecast every series of `frame` (long, sorted) that holds at least `lookback` points,
+    with prediction intervals at `levels` (percent) from the model's calibration.
 
     Series the model was trained on keep their training scaler; new series are scaled by
     their own history (the model is global, so it forecasts them too).
@@ -109,8 +113,11 @@ def forecast(art: Artifact, frame: pd.DataFrame, engine: Engine) -> tuple[pd.Dat
         apply_scaler(panel, loc, scale), panel.times, cfg.data.freq, cfg.model.calendar
     )  # [N, F]
     x = gather(inputs, last_starts(panel, lookback), lookback)  # [S, L, F]
-    y = invert_scaler(engine(x).astype(np.float64), loc, scale)  # [S, H]
-    return _frame(panel.ids, last_ds, y, cfg.data.freq), notes
+    f = engine(x).astype(np.float64)  # [S, H] scaled units
+    bounds = intervals.bounds(art.intervals, f, x[..., 0], levels, art.path) if levels else {}
+    y = invert_scaler(f, loc, scale)  # [S, H]
+    bounds = {name: invert_scaler(b, loc, scale) for name, b in bounds.items()}
+    return _frame(panel.ids, last_ds, y, cfg.data.freq, bounds), notes
 
 
 def future_times(last: np.ndarray, horizon: int, freq: str) -> np.ndarray:
@@ -120,13 +127,20 @@ def future_times(last: np.ndarray, horizon: int, freq: str) -> np.ndarray:
     return np.stack([(last + k * offset).to_numpy() for k in range(1, horizon + 1)], axis=1)
 
 
-def _frame(ids: np.ndarray, last_ds: np.ndarray, y: np.ndarray, freq: str) -> pd.DataFrame:
+def _frame(
+    ids: np.ndarray,
+    last_ds: np.ndarray,
+    y: np.ndarray,
+    freq: str,
+    bounds: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     n, horizon = y.shape
     return pd.DataFrame(
         {
             "unique_id": np.repeat(ids, horizon),
             "ds": future_times(last_ds, horizon, freq).reshape(-1),
             "y_hat": y.reshape(-1),
+            **{name: b.reshape(-1) for name, b in (bounds or {}).items()},
         }
     )
 
