@@ -72,7 +72,7 @@ def test_train_then_predict_every_cell(tmp_path, long_csv, cell, activation):
     assert result.stdout == ""  # --quiet, and data never goes to stdout from train
     assert {p.name for p in model.iterdir()} == {
         "config.yaml", "weights.safetensors", "series.json", "tail.csv", "history.csv",
-        "metrics.json", "manifest.json",
+        "metrics.json", "intervals.json", "manifest.json",
     }  # fmt: skip
     result = invoke("predict", "--model", model, "--quiet")
     assert result.exit_code == 0, result.output

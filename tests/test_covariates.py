@@ -325,3 +325,12 @@ def test_old_model_directory_predicts_byte_identically(tmp_path):
         assert result.stdout == (FIXTURES / "format2" / expected).read_text()
     facts = json.loads(invoke("info", model, "--json").stdout)
     assert facts["past_covariates"] == [] and facts["future_covariates"] == []
+
+
+def test_intervals_with_future_covariates_surround_the_forecast(covariate_model):
+    """Calibration feeds each window its future covariates, as forecasting does."""
+    model, data, _ = covariate_model
+    result = invoke("predict", data, "-m", model, "--intervals", "80")
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(io.StringIO(result.stdout))
+    assert (out["y_hat_lo_80"] < out["y_hat"]).all() and (out["y_hat"] < out["y_hat_hi_80"]).all()

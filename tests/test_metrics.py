@@ -65,3 +65,14 @@ def test_summarize_is_mean_over_series_of_mean_over_windows():
     out = metrics.summarize(y, f, np.array([0, 0, 1]), np.array([1.0, 2.0]))
     assert out["mae"] == pytest.approx((0.5 + 4) / 2)
     assert out["mase"] == pytest.approx((0.5 / 1 + 4 / 2) / 2)
+
+
+def test_coverage_and_width_by_hand():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    lo = np.array([0.0, 2.0, 3.5, 5.0])  # inside, on the lower end, above, above
+    hi = np.array([2.0, 2.5, 4.0, 6.0])
+    assert metrics.coverage(y, lo, hi) == pytest.approx(0.5)  # the ends count as inside
+    assert metrics.interval_width(lo, hi) == pytest.approx((2.0 + 0.5 + 0.5 + 1.0) / 4)
+    batch = np.stack([y, y + 10])  # [2, 4]: one share per row
+    np.testing.assert_allclose(metrics.coverage(batch, np.stack([lo, lo]), np.stack([hi, hi])),
+                               [0.5, 0.0])  # fmt: skip

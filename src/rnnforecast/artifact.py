@@ -7,6 +7,7 @@
                          needs no data
     history.csv          one row per epoch
     metrics.json         validation metrics of the model and the baselines
+    intervals.json       prediction-interval calibration (absent in older model directories)
     manifest.json        format version, tool version, creation time, SHA-256 of every file
 
 The directory is written beside its target and renamed into place (fsutil.staged_dir), and the
@@ -49,6 +50,7 @@ class Artifact:
     tail: pd.DataFrame  # unique_id, ds, y
     history: pd.DataFrame  # one row per epoch
     metrics: dict[str, Any]
+    intervals: dict[str, Any] | None = None  # calibration for prediction intervals
     path: Path | None = None
     manifest: dict[str, Any] | None = None
 
@@ -66,6 +68,8 @@ def save(art: Artifact, out: str | Path) -> Artifact:
         "history.csv": art.history.to_csv(index=False).encode(),
         "metrics.json": _json(art.metrics),
     }
+    if art.intervals is not None:
+        files["intervals.json"] = _json(art.intervals)
     manifest = {
         "format": "rnnforecast-model",
         "format_version": FORMAT_VERSION,
@@ -111,6 +115,7 @@ def load(path: str | Path) -> Artifact:
         ),
         history=pd.read_csv(io.BytesIO(history)) if history else pd.DataFrame(),
         metrics=json.loads(data["metrics.json"]),
+        intervals=json.loads(data["intervals.json"]) if "intervals.json" in data else None,
         path=path,
         manifest=manifest,
     )

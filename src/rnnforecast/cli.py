@@ -207,7 +207,7 @@ def _relaunch_with_torchrun(nproc: int) -> None:
 
 
 @app.command()
-@config_options("engine", "device", "chunk_size")
+@config_options("engine", "device", "chunk_size", "intervals")
 def predict(
     data: Annotated[
         Path | None,
@@ -242,7 +242,7 @@ def predict(
         run = Config.load(config, overrides)
         result = pipeline.predict(
             model, data, target, run.predict.engine, run.train.device, run.predict.chunk_size,
-            stream=sys.stdout,
+            stream=sys.stdout, levels=run.predict.intervals or (),
         )  # fmt: skip
         sys.stdout.flush()
         for message in result.notes:
@@ -266,7 +266,7 @@ def predict(
 
 
 @app.command()
-@config_options("season", "engine", "max_plots")
+@config_options("season", "engine", "max_plots", "intervals")
 def evaluate(
     data: Annotated[Path, typer.Argument(help="CSV with the series to score the model on.")],
     model: ModelDir = Path("model"),
@@ -286,15 +286,16 @@ def evaluate(
 
         run = Config.load(config, overrides)
         result = pipeline.evaluate_model(
-            data, model, out, run.data.season, run.predict.engine, run.evaluate.max_plots
-        )
+            data, model, out, run.data.season, run.predict.engine, run.evaluate.max_plots,
+            run.predict.intervals or (),
+        )  # fmt: skip
         _report_evaluation(reporter, result, json_out)
 
     _run(job, quiet or json_out, verbose, debug)
 
 
 @app.command()
-@config_options(*TRAINING, "evaluate")
+@config_options(*TRAINING, "evaluate", "intervals")
 def backtest(
     data: DataFile,
     out: ReportDir = Path("report"),

@@ -224,6 +224,11 @@ class PredictConfig:
         10_000, "read and forecast a long file this many series at a time; 0: all at once",
         minimum=0,
     )  # fmt: skip
+    intervals: tuple[int, ...] | None = _opt(
+        None,
+        "prediction intervals at these levels in percent, e.g. 80,95: columns y_hat_lo_80, "
+        "y_hat_hi_80...; calibrated when the model was trained, so any levels work",
+    )
 
 
 @dataclass(frozen=True)
@@ -360,6 +365,12 @@ class Config:
                 f"data: covariate '{twice[0]}' is listed twice; name each column once, in "
                 "past_covariates or in future_covariates"
             )
+        for level in self.predict.intervals or ():
+            if not 0 < level < 100:
+                raise RnnForecastError(
+                    f"predict.intervals: {level} is not a level in (0, 100); give percentages "
+                    "such as 80,95"
+                )
         return self
 
     def _sections(self) -> list[tuple[str, Any]]:
@@ -441,6 +452,8 @@ def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
         if optional:
             return None
         raise RnnForecastError(f"{where}: {key} must be set (it has no 'unset' value)")
+    if typing.get_origin(base) is tuple and typing.get_args(base)[0] is int:
+        return _levels(key, value, where)
     if typing.get_origin(base) is tuple:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
@@ -462,3 +475,23 @@ def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
         if isinstance(value, str):
             return value
     raise RnnForecastError(f"{where}: {key} must be of type {base.__name__}, got {value!r}")
+
+
+def _levels(key: str, value: Any, where: str) -> tuple[int, ...]:
+    """Whole percentages from '80,95', [80, 95] or 80: sorted, each once."""
+    items = value.split(",") if isinstance(value, str) else value
+    items = items if isinstance(items, list | tuple) else [items]
+    levels = set()
+    for item in items:
+        text = item.strip() if isinstance(item, str) else item
+        if isinstance(text, str) and text.isdigit():
+            levels.add(int(text))
+        elif isinstance(text, int) and not isinstance(text, bool):
+            levels.add(text)
+        elif text != "":
+            raise RnnForecastError(
+                f"{where}: {key}: {item!r} is not a whole percentage; give levels such as 80,95"
+            )
+    if not levels:
+        raise RnnForecastError(f"{where}: {key} gives no level; give levels such as 80,95")
+    return tuple(sorted(levels))

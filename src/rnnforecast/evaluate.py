@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rnnforecast import forecast, metrics
+from rnnforecast import forecast, intervals, metrics
 from rnnforecast.artifact import Artifact
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.windows import Panel
@@ -22,6 +22,12 @@ from rnnforecast.windows import Panel
 BASELINE_COLUMNS = ("naive", "seasonal_naive", "drift", "window_mean")
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")
 COLUMNS = ["unique_id", "ds", "cutoff", "fold", "step", "y", "y_hat", *BASELINE_COLUMNS]
+
+
+def columns(levels: tuple[int, ...] = ()) -> list[str]:
+    """COLUMNS with the interval bounds of `levels` after y_hat."""
+    at = COLUMNS.index("y_hat") + 1
+    return [*COLUMNS[:at], *intervals.columns(levels), *COLUMNS[at:]]
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class Backtest:
     scales: pd.DataFrame  # unique_id, fold, scale: the in-sample seasonal-naive MAE for MASE
     histories: list[pd.DataFrame]
     notes: list[str]
+    levels: tuple[int, ...] = ()  # prediction-interval levels: y_hat_lo_<level>, y_hat_hi_<level>
 
 
 def cut_points(lengths: np.ndarray, horizon: int, folds: int, step: int) -> np.ndarray:
@@ -49,9 +56,11 @@ def backtest(
     fit: Callable[[pd.DataFrame], Artifact],
     refit: bool = True,
     engine: str = "numpy",
+    levels: tuple[int, ...] = (),
 ) -> Backtest:
     """Rolling-origin evaluation: for each fold, `fit` on the data before its cut-off (every
-    fold with `refit`, else only the first), forecast H steps, and score against baselines."""
+    fold with `refit`, else only the first), forecast H steps (with intervals at `levels`),
+    and score against baselines."""
     panel = Panel.from_frame(frame)
     cuts = cut_points(panel.lengths, horizon, folds, step)
     if (cuts[0] < 2).any():
@@ -68,8 +77,10 @@ def backtest(
         if model is None or refit:
             model = fit(history)
             histories.append(model.history)
-        part, more = score_cut(model, history, frame, panel, cuts[k], horizon, season, engine)
-        parts.append(part.assign(fold=k)[COLUMNS])
+        part, more = score_cut(
+            model, history, frame, panel, cuts[k], horizon, season, engine, levels
+        )
+        parts.append(part.assign(fold=k)[columns(levels)])
         scales.append(_scales(panel, cuts[k], season).assign(fold=k))
         notes.extend(more)
     return Backtest(
@@ -77,10 +88,17 @@ def backtest(
         scales=pd.concat(scales, ignore_index=True),
         histories=histories,
         notes=sorted(set(notes)),
+        levels=levels,
     )
 
 
-def holdout(model: Artifact, frame: pd.DataFrame, season: int, engine: str = "numpy") -> Backtest:
+def holdout(
+    model: Artifact,
+    frame: pd.DataFrame,
+    season: int,
+    engine: str = "numpy",
+    levels: tuple[int, ...] = (),
+) -> Backtest:
     """Score an existing model on the last H points of each series, seen only up to them."""
     horizon = model.config.window.horizon
     panel = Panel.from_frame(frame)
@@ -92,12 +110,13 @@ def holdout(model: Artifact, frame: pd.DataFrame, season: int, engine: str = "nu
             f"horizon ({horizon}) leaves no history"
         )
     history = _before(frame, panel, cuts)
-    part, notes = score_cut(model, history, frame, panel, cuts, horizon, season, engine)
+    part, notes = score_cut(model, history, frame, panel, cuts, horizon, season, engine, levels)
     return Backtest(
-        forecasts=part.assign(fold=0)[COLUMNS],
+        forecasts=part.assign(fold=0)[columns(levels)],
         scales=_scales(panel, cuts, season).assign(fold=0),
         histories=[model.history],
         notes=notes,
+        levels=levels,
     )
 
 
@@ -110,17 +129,18 @@ def score_cut(
     horizon: int,
     season: int,
     engine: str,
+    levels: tuple[int, ...] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
     """Forecasts of the model and the baselines for the H points after each cut-off."""
     fn = forecast.make_engine(model, engine)
     # the file's values after the cut-off are the future covariates' "known" future
-    predicted, notes = forecast.forecast(model, history, fn, future=frame)
+    predicted, notes = forecast.forecast(model, history, fn, future=frame, levels=levels)
     actual = _after(frame, panel, cuts, horizon)
     cutoff = history.groupby("unique_id", sort=False)["ds"].last().rename("cutoff")
     baselines = _baselines(panel, cuts, horizon, season, model.config.window.lookback)
     out = actual.merge(cutoff, on="unique_id").merge(predicted, on=["unique_id", "ds"], how="left")
     out = out.merge(baselines, on=["unique_id", "step"])
-    return out[["unique_id", "ds", "cutoff", "step", "y", "y_hat", *BASELINE_COLUMNS]], notes
+    return out[[c for c in columns(levels) if c != "fold"]], notes
 
 
 def _before(frame: pd.DataFrame, panel: Panel, cuts: np.ndarray) -> pd.DataFrame:
@@ -222,6 +242,7 @@ def summarize(result: Backtest) -> dict:
         )
     overall_ratio = _ratio(overall["y_hat:mase"], overall["seasonal_naive:mase"])
     folds = pw.groupby("fold", sort=True)["cutoff"].agg(["min", "max"])
+    coverage = {"intervals": interval_scores(fc, result.levels)} if result.levels else {}
     return {
         "overall": {_label(n): _block(overall, n) for n in models},
         "mase_ratio_vs_seasonal_naive": overall_ratio,
@@ -238,8 +259,32 @@ def summarize(result: Backtest) -> dict:
             for k, row in per_fold.iterrows()
         ],
         "per_step": per_step,
+        **coverage,
         "zero_actuals_left_out_of_mape": int((fc["y"] == 0).sum()),
         "points_scored": int(len(fc)),
+    }
+
+
+def interval_scores(fc: pd.DataFrame, levels: tuple[int, ...]) -> dict[str, dict]:
+    """Per level: the share of actuals inside the interval (to set beside the level itself),
+    its mean width in original units and over the MASE scale (comparable across series), and
+    both per fold and per horizon step (intervals should widen with the step)."""
+
+    def scores(g: pd.DataFrame, level: int) -> dict[str, float | None]:
+        lo, hi = g[f"y_hat_lo_{level}"].to_numpy(), g[f"y_hat_hi_{level}"].to_numpy()
+        return {
+            "coverage": float(metrics.coverage(g["y"].to_numpy(), lo, hi)),
+            "mean_width": float(metrics.interval_width(lo, hi)),
+            "mean_scaled_width": _nanmean((hi - lo) / g["scale"]),
+        }
+
+    return {
+        str(level): {
+            **scores(fc, level),
+            "per_fold": [{"fold": int(k), **scores(g, level)} for k, g in fc.groupby("fold")],
+            "per_step": [{"step": int(h), **scores(g, level)} for h, g in fc.groupby("step")],
+        }
+        for level in levels
     }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from rnnforecast import transforms
+from rnnforecast import intervals, transforms
 from rnnforecast.artifact import Artifact
 from rnnforecast.config import Config, ModelConfig
 from rnnforecast.errors import RnnForecastError
@@ -88,8 +88,10 @@ def forecast(
     engine: Engine,
     future: pd.DataFrame | None = None,
     source: str = "the data",
+    levels: tuple[int, ...] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Forecast every series of `frame` (long, sorted) that holds at least `lookback` points.
+    """Forecast every series of `frame` (long, sorted) that holds at least `lookback` points,
+    with prediction intervals at `levels` (percent) from the model's calibration.
 
     Series the model was trained on keep their training scaler; new series are scaled by
     their own history (the model is global, so it forecasts them too). A model with future
@@ -144,9 +146,20 @@ def forecast(
         apply_scaler(panel, loc, scale), panel.times, cfg.data.freq, cfg.model.calendar, covariates
     )  # [N, F]
     x = gather(inputs, last_starts(panel, lookback), lookback)  # [S, L, F]
-    y = invert_scaler(engine(x, ahead).astype(np.float64), loc, scale)  # [S, H] transformed
-    y = transforms.inverse(y, last_y, kind)  # [S, H] original units
-    return _frame(panel.ids, last_ds, y, cfg.data.freq), notes
+    if levels and kind == "difference":
+        raise RnnForecastError(
+            f"--intervals: {art.path or 'this model'} forecasts differences (--transform "
+            "difference), whose per-step errors do not bound the cumulated levels; train with "
+            "--transform none or log1p for intervals"
+        )
+    f = engine(x, ahead).astype(np.float64)  # [S, H] scaled, transformed units
+    bounds = intervals.bounds(art.intervals, f, x[..., 0], levels, art.path) if levels else {}
+    y = transforms.inverse(invert_scaler(f, loc, scale), last_y, kind)  # [S, H] original units
+    bounds = {
+        name: transforms.inverse(invert_scaler(b, loc, scale), last_y, kind)
+        for name, b in bounds.items()
+    }  # log1p's inverse is monotone, so bounds stay bounds (difference has no intervals)
+    return _frame(panel.ids, last_ds, y, cfg.data.freq, bounds), notes
 
 
 def _covariate_scaler(
@@ -203,13 +216,20 @@ def future_times(last: np.ndarray, horizon: int, freq: str) -> np.ndarray:
     return np.stack([(last + k * offset).to_numpy() for k in range(1, horizon + 1)], axis=1)
 
 
-def _frame(ids: np.ndarray, last_ds: np.ndarray, y: np.ndarray, freq: str) -> pd.DataFrame:
+def _frame(
+    ids: np.ndarray,
+    last_ds: np.ndarray,
+    y: np.ndarray,
+    freq: str,
+    bounds: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     n, horizon = y.shape
     return pd.DataFrame(
         {
             "unique_id": np.repeat(ids, horizon),
             "ds": future_times(last_ds, horizon, freq).reshape(-1),
             "y_hat": y.reshape(-1),
+            **{name: b.reshape(-1) for name, b in (bounds or {}).items()},
         }
     )
 

@@ -16,6 +16,8 @@ __all__ = [
     "mase",
     "bias",
     "mase_scale",
+    "coverage",
+    "interval_width",
     "naive",
     "seasonal_naive",
     "drift",
@@ -59,6 +61,16 @@ def mase(y: np.ndarray, f: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
     """MAE over `scale`, the in-sample seasonal-naive MAE (see `mase_scale`)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.asarray(scale) > 0, mae(y, f) / scale, np.nan)
+
+
+def coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Share of actuals inside their interval, ends included (0.8 for a good 80% interval)."""
+    return np.mean((lo <= y) & (y <= hi), axis=-1)
+
+
+def interval_width(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Mean width hi - lo: narrower is better at the same coverage."""
+    return np.mean(hi - lo, axis=-1)
 
 
 def mase_scale(history: np.ndarray, m: int) -> float:

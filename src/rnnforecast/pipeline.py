@@ -27,6 +27,7 @@ from rnnforecast import (
     features,
     forecast,
     fsutil,
+    intervals,
     metrics,
     report,
     transforms,
@@ -306,6 +307,7 @@ def fit(
         scores["member_best_epochs"] = [h.best_epoch for h in histories]
     scores["best_epoch"] = history.best_epoch
     scores["stop_reason"] = history.stop_reason
+    calibration = _calibrate(seen, split, values, predict_fn, cfg) if kind != "difference" else None
 
     tail = _tail(loaded.frame, panel, w.lookback + lost)  # differencing needs one more
     series = {
@@ -328,6 +330,7 @@ def fit(
         tail=tail,
         history=pd.DataFrame(history.rows),
         metrics=scores,
+        intervals=calibration,
     )
     return TrainResult(
         model=model_art,
@@ -448,6 +451,23 @@ def _validation_scores(
     return out
 
 
+def _calibrate(seen, split, values, predict_fn, cfg: Config) -> dict[str, Any]:
+    """Prediction-interval calibration from the model's errors on its training windows and on
+    the windows reaching into validation (see intervals.py); a sample of each when many.
+    `seen` is the (transformed) panel the windows index."""
+    w = cfg.window
+    late, out_of_sample = intervals.late_windows(seen, split.n_fit, w.lookback, w.horizon)
+    every = max(1, len(late) // intervals.MAX_WINDOWS)
+    late, out_of_sample = late[::every], out_of_sample[::every]
+    train = split.train_starts[:: max(1, len(split.train_starts) // intervals.MAX_WINDOWS)]
+    n_future = len(cfg.data.future_covariates or ())
+    return intervals.calibrate(
+        intervals.errors(values, train, w.lookback, w.horizon, predict_fn, n_future),
+        intervals.errors(values, late, w.lookback, w.horizon, predict_fn, n_future),
+        out_of_sample,
+    )
+
+
 def _tail(frame: pd.DataFrame, panel: Panel, lookback: int) -> pd.DataFrame:
     """The last `lookback` rows of every kept series, for predict without data."""
     starts, lengths = _kept_runs(frame, panel)
@@ -478,8 +498,10 @@ def predict(
     device: str = "auto",
     chunk_size: int = 0,
     stream: TextIO | None = None,
+    levels: tuple[int, ...] = (),
 ) -> PredictResult:
-    """Forecast H steps after the latest data (the file given, or the model's stored tail).
+    """Forecast H steps after the latest data (the file given, or the model's stored tail),
+    with prediction intervals at `levels` (percent).
 
     The CSV goes to `out` (atomically) or to `stream`. With `chunk_size`, a long file is read
     and forecast that many series at a time, so memory stays bounded by the chunk.
@@ -511,7 +533,9 @@ def predict(
     with contextlib.ExitStack() as stack:
         sink = stack.enter_context(fsutil.atomic_open(out)) if out is not None else stream
         for i, (frame, future, more) in enumerate(chunks):
-            forecasts, skipped = forecast.forecast(art, frame, predict_fn, future, str(data_path))
+            forecasts, skipped = forecast.forecast(
+                art, frame, predict_fn, future, str(data_path), levels
+            )
             notes.extend([*more, *skipped])
             if sink is not None:
                 sink.write(forecast.to_csv(forecasts, dates, header=i == 0))
@@ -535,14 +559,16 @@ def evaluate_model(
     season: int | None = None,
     engine: str = "auto",
     max_plots: int = 6,
+    levels: tuple[int, ...] = (),
 ) -> EvaluateResult:
-    """Holdout: score a saved model on the last H points of each series of a CSV file."""
+    """Holdout: score a saved model on the last H points of each series of a CSV file (and
+    its prediction intervals at `levels`)."""
     started = time.perf_counter()
     art = artifact.load(model_dir)
     loaded = data.load(data_path, art.config.data, model=str(model_dir))
     season = season or art.config.data.season
     engine = forecast.resolve_engine(engine, "cpu", 0)
-    result = evaluate.holdout(art, loaded.frame, season, engine)
+    result = evaluate.holdout(art, loaded.frame, season, engine, levels)
     doc = _document("evaluate", data_path, art.config, result, season, folds=1, refit=False)
     doc["model_dir"] = str(model_dir)
     report.write_report(out, doc, result, loaded.frame, max_plots)
@@ -579,8 +605,9 @@ def backtest(
         return fit(fold_data, cfg, on_epoch=on_epoch).model
 
     result = evaluate.backtest(
-        loaded.frame, horizon, folds, step, cfg.data.season, fit_fold, refit, engine="numpy"
-    )
+        loaded.frame, horizon, folds, step, cfg.data.season, fit_fold, refit, engine="numpy",
+        levels=cfg.predict.intervals or (),
+    )  # fmt: skip
     doc = _document("backtest", data_path, cfg, result, cfg.data.season, folds, refit)
     doc["step"] = step
     report.write_report(out, doc, result, loaded.frame, cfg.evaluate.max_plots)
@@ -615,8 +642,17 @@ def info(model_dir: str | Path) -> dict[str, Any]:
         "best_epoch": scores.get("best_epoch"),
         "epochs_run": len(art.history),
         "validation": {k: scores[k] for k in ("model", "naive", "seasonal_naive") if k in scores},
+        "intervals": _interval_facts(art.intervals),
         "config": cfg.to_dict(),
     }
+
+
+def _interval_facts(calibration: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `info` says about a model's prediction intervals (None: it has none)."""
+    if not calibration:
+        return None
+    keys = ("method", "in_sample_errors", "out_of_sample_errors", "inflation")
+    return {k: calibration[k] for k in keys}
 
 
 def _document(command, data_path, cfg: Config, result, season, folds, refit) -> dict[str, Any]:

@@ -110,6 +110,8 @@ class Reporter:
         if self.quiet:
             return
         self.console.print(_evaluation_table(result.document))
+        if "intervals" in result.document:
+            self.console.print(_interval_table(result.document))
         self.note(_verdict(result.document))
         self.note(f"report written to {result.out} in {result.seconds:.1f} s")
 
@@ -131,6 +133,14 @@ class Reporter:
             "training": f"best epoch {facts['best_epoch']} of {facts['epochs_run']}",
             "created": f"{facts['created']} by rnnforecast {facts['rnnforecast_version']}",
         }
+        intervals = facts.get("intervals")
+        rows["intervals"] = (
+            f"any level ({intervals['in_sample_errors']:,} in-sample errors; "
+            f"{intervals['out_of_sample_errors']:,} out-of-sample ones widen them "
+            f"x{intervals['inflation']:.2f})"
+            if intervals
+            else "none (trained before intervals existed; retrain for --intervals)"
+        )
         for name, block in facts["validation"].items():
             rows[f"val {name.replace('_', ' ')}"] = "  ".join(
                 f"{m.upper()} {_num(block[m])}" for m in ("mase", "smape", "mae", "rmse")
@@ -205,6 +215,31 @@ def _evaluation_table(doc: dict[str, Any]) -> Table:
     return table
 
 
+def _interval_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """Per level: nominal and empirical coverage (percent), mean width and scaled width."""
+    return [
+        [f"{level}%", _pct(block["coverage"]), _num(block["mean_width"]),
+         _num(block["mean_scaled_width"])]
+        for level, block in doc["intervals"].items()
+    ]  # fmt: skip
+
+
+INTERVAL_HEADER = ["level", "coverage", "mean width", "width / MASE scale"]
+
+
+def _interval_table(doc: dict[str, Any]) -> Table:
+    table = Table(title="prediction intervals (actuals inside)", title_justify="left")
+    for i, name in enumerate(INTERVAL_HEADER):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in _interval_rows(doc):
+        table.add_row(*row)
+    return table
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     """report.md: the tables, readable in a terminal or on a Git host."""
 
@@ -255,6 +290,26 @@ def markdown(doc: dict[str, Any]) -> str:
         ),
         "",
     ]  # fmt: skip
+    if "intervals" in doc:
+        levels = list(doc["intervals"])
+        per_step = zip(*(doc["intervals"][level]["per_step"] for level in levels), strict=True)
+        lines += [
+            "## Prediction intervals",
+            "",
+            "Coverage: the share of actuals inside the interval, to compare with its level.",
+            "",
+            *table(INTERVAL_HEADER, _interval_rows(doc)),
+            "",
+            "Per horizon step (coverage, mean width):",
+            "",
+            *table(
+                ["step", *(f"{level}%" for level in levels)],
+                [[str(steps[0]["step"]), *(f"{_pct(b['coverage'])}, {_num(b['mean_width'])}"
+                                           for b in steps)]
+                 for steps in per_step],
+            ),
+            "",
+        ]  # fmt: skip
     if doc["zero_actuals_left_out_of_mape"]:
         lines.append(f"MAPE leaves out {doc['zero_actuals_left_out_of_mape']} zero actual(s).\n")
     return "\n".join(lines)
@@ -293,7 +348,13 @@ def plot_series(forecasts: Any, frame: Any, folder: Any, max_plots: int) -> None
         shown = series[series["ds"] >= fc["cutoff"].min() - 2 * span]
         fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
         ax.plot(shown["ds"], shown["y"], color="0.3", lw=1.2, label="actual")
+        bands = sorted(c for c in fc.columns if c.startswith("y_hat_hi_"))
         for k, (_, part) in enumerate(fc.groupby("fold", sort=True)):
+            for j, hi in enumerate(reversed(bands)):  # widest first, lighter
+                level = hi.removeprefix("y_hat_hi_")
+                ax.fill_between(part["ds"], part[f"y_hat_lo_{level}"], part[hi], color="C0",
+                                alpha=0.12 + 0.1 * j, lw=0,
+                                label=f"{level}% interval" if k == 0 else None)  # fmt: skip
             ax.plot(
                 part["ds"], part["y_hat"], color="C0", lw=1.8, label="model" if k == 0 else None
             )

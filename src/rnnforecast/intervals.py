@@ -1,0 +1,139 @@
+"""Prediction intervals: half-widths per level and horizon step, calibrated when training.
+
+The calibration set is the model's own errors on the training windows (in-sample), each divided
+by the spread of its input window (the same scale RevIN normalises by), so series of any size
+and stretches of calm or turbulent history pool into one set, and any series, even one unseen
+in training, gets intervals of its own scale. The half-width of step h at level p is the
+p-quantile of |error_h / spread| (as split-conformal takes it: the ceil((n + 1) p)-th smallest
+of n), times the window's spread: intervals widen with the step as the errors do.
+
+In-sample errors suit the small, early-stopped models of rnnforecast: a default network hardly
+fits its training windows better than new ones. Where it does (errors on the windows reaching
+into the validation part are larger than in-sample errors at the same steps), every width is
+scaled up by that ratio; it is never scaled down. benchmarks/bench_intervals.py measures the
+resulting coverage on the public datasets.
+
+Torch-free: `predict` adds intervals with the numpy engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnforecast.errors import RnnForecastError
+from rnnforecast.windows import WINDOW_STD_FLOOR, Panel, gather, window_ends
+
+GRID = tuple(range(1, 100))  # levels stored: any whole percentage works at predict time
+MAX_WINDOWS = 20_000  # in-sample windows forecast for calibration: enough, and bounded work
+MIN_ERRORS = 20  # in-sample errors a horizon step needs to get its own quantiles
+Engine = Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # [B, L, F], future -> [B, H]
+
+
+def columns(levels: tuple[int, ...]) -> list[str]:
+    """Bound columns in output order: y_hat_lo_80, y_hat_hi_80, y_hat_lo_95, ..."""
+    return [f"y_hat_{side}_{level}" for level in levels for side in ("lo", "hi")]
+
+
+def spread(x: np.ndarray) -> np.ndarray:
+    """[B] the std of each input window's target [B, L]; flat windows count 1, as in the
+    model's window normalisation (a flat history says nothing about the coming noise)."""
+    s = x.std(axis=1)
+    return np.where(s > WINDOW_STD_FLOOR, s, 1.0)
+
+
+def errors(
+    values: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, engine: Engine,
+    n_future: int = 0,
+) -> np.ndarray:  # fmt: skip
+    """[W, H] forecast errors of the windows at `starts` in units of their input's spread;
+    `values` [N, F] holds the scaled target in channel 0 and the `n_future` future
+    covariates in the last channels."""
+    x = gather(values, starts, lookback)  # [W, L, F]
+    ahead = gather(values, starts + lookback, horizon)[..., -n_future:] if n_future else None
+    f = engine(x, ahead).astype(np.float64)  # [W, H]
+    y = gather(values[:, 0], starts + lookback, horizon).astype(np.float64)  # [W, H]
+    return (y - f) / spread(x[..., 0].astype(np.float64))[:, None]
+
+
+def late_windows(
+    panel: Panel, n_fit: np.ndarray, lookback: int, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows whose horizon reaches past each series' first `n_fit` points (the training
+    part): their starts [W] and which of their steps are out of sample [W, H]. With the
+    default validation of one horizon, a series has H of them; the last is its validation
+    window, and step h is out of sample in h of them."""
+    width = lookback + horizon
+    series, ends = window_ends(n_fit + 1, panel.lengths)
+    keep = ends >= width
+    series, ends = series[keep], ends[keep]
+    target = ends[:, None] - horizon + np.arange(horizon)  # [W, H] series-relative
+    return panel.offsets[series] + ends - width, target >= n_fit[series][:, None]
+
+
+def calibrate(in_sample: np.ndarray, late: np.ndarray, out_of_sample: np.ndarray) -> dict:
+    """The stored calibration from spread-normalised errors: `in_sample` [W, H] of training
+    windows and `late` [V, H] of the windows reaching into validation, `out_of_sample` [V, H]
+    marking their steps past the training part (the others are in-sample errors too)."""
+    horizon = in_sample.shape[1]
+    pool = [
+        np.abs(np.concatenate([in_sample[:, h], late[~out_of_sample[:, h], h]]))
+        for h in range(horizon)
+    ]
+    counted = sum(len(p) for p in pool)
+    everything = np.concatenate(pool)
+    # a step with too few errors of its own (a short series) borrows every step's
+    pool = [np.sort(p if len(p) >= MIN_ERRORS else everything) for p in pool]
+    mae = np.array([p.mean() for p in pool])  # [H] in-sample error per step
+    seen = np.abs(late[out_of_sample]).sum()
+    usual = np.broadcast_to(mae, late.shape)[out_of_sample].sum()
+    ratio = float(seen / usual) if usual > 0 else 1.0  # no in-sample error: nothing to scale
+    inflation = max(1.0, ratio)
+    table = np.array([[_conformal_quantile(p, level) for p in pool] for level in GRID])
+    return {
+        "method": "quantiles of in-sample errors over the input window's std, per step",
+        "in_sample_errors": counted,
+        "out_of_sample_errors": int(out_of_sample.sum()),
+        "out_of_sample_ratio": ratio,  # their mean error over the in-sample one at their steps
+        "inflation": inflation,  # the ratio, when above 1: every width is multiplied by it
+        "levels": list(GRID),
+        "half_widths": (table * inflation).tolist(),  # [level, step], in units of the spread
+    }
+
+
+def _conformal_quantile(ordered: np.ndarray, level: int) -> float:
+    """The ceil((n + 1) p)-th smallest of n sorted scores (the largest when that exceeds n):
+    the split-conformal quantile, slightly above the plain one for small n."""
+    k = int(np.ceil((len(ordered) + 1) * level / 100.0))
+    return float(ordered[min(k, len(ordered)) - 1])
+
+
+def bounds(
+    calibration: dict[str, Any] | None,
+    f: np.ndarray,
+    x: np.ndarray,
+    levels: tuple[int, ...],
+    model: Path | None = None,
+) -> dict[str, np.ndarray]:
+    """Lower and upper bounds [S, H] per level, named as `columns`, around forecasts f [S, H]
+    from input windows x [S, L] (both in the same units: the bounds come in them too)."""
+    if not calibration:
+        where = f"{model}: " if model is not None else ""
+        raise RnnForecastError(
+            f"{where}this model has no prediction-interval calibration (trained by an older "
+            "rnnforecast); train it again to forecast with --intervals"
+        )
+    table = np.asarray(calibration["half_widths"])  # [level, step]
+    row = {level: i for i, level in enumerate(calibration["levels"])}
+    s = spread(np.asarray(x, np.float64))[:, None]  # [S, 1]
+    out = {}
+    for level in levels:
+        if level not in row:
+            have = ", ".join(map(str, calibration["levels"]))
+            raise RnnForecastError(f"--intervals {level}: this model is calibrated for {have}")
+        half = table[row[level]][None, :] * s  # [S, H]
+        out[f"y_hat_lo_{level}"], out[f"y_hat_hi_{level}"] = f - half, f + half
+    return out
