@@ -118,6 +118,13 @@ def test_bad_covariates_name_file_column_and_line(tmp_path, cfg, edit, message):
     assert str(err.value) == f"{path}: {message}"
 
 
+def test_covariate_settings_round_trip_through_yaml():
+    cfg = Config().with_overrides({"past_covariates": "temp, flag", "future_covariates": ["hol"]})
+    assert cfg.data.covariates == ("temp", "flag", "hol")  # the order of the input channels
+    assert Config.from_yaml(cfg.to_yaml()) == cfg
+    assert Config.from_yaml(cfg.to_yaml(comments=True)) == cfg
+
+
 def test_covariates_listed_twice_are_refused():
     with pytest.raises(RnnForecastError) as err:
         Config().with_overrides({"past_covariates": "temp,flag", "future_covariates": "flag"})
