@@ -120,6 +120,7 @@ def test_difference_end_to_end_follows_the_trend(tmp_path):
                     *FAST)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "transform: difference" in (model / "config.yaml").read_text()
+    assert "lstm, 1 x 8 units, target transform difference" in invoke("info", model).stdout
     for engine in ("numpy", "torch"):
         result = invoke("predict", "-m", model, "--engine", engine, "-q")
         assert result.exit_code == 0, result.output
@@ -241,6 +242,7 @@ def test_layer_norm_flag_trains_and_both_engines_agree(tmp_path, long_csv):
     result = invoke("train", long_csv, "--out", model, "--layer-norm", "--residual", *sizes)
     assert result.exit_code == 0, result.output
     assert "layer_norm: true" in (model / "config.yaml").read_text()
+    assert "lstm, 2 x 8 units, layer norm (" in invoke("info", model).stdout
     weights = load_file(model / "weights.safetensors")
     assert {k for k in weights if k.startswith("norms.")} == {
         "norms.0.weight", "norms.0.bias", "norms.1.weight", "norms.1.bias",

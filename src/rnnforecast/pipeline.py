@@ -628,6 +628,8 @@ def info(model_dir: str | Path) -> dict[str, Any]:
         "layers": cfg.model.layers,
         "hidden_size": cfg.model.hidden_size,
         "ensemble": cfg.model.ensemble,
+        "layer_norm": cfg.model.layer_norm,
+        "transform": cfg.data.transform,
         "parameters": int(sum(v.size for v in art.weights.values())),
         "frequency": cfg.data.freq,
         "season": cfg.data.season,

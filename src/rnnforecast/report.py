@@ -78,7 +78,7 @@ class Reporter:
             return
         cfg, h = result.model.config, result.history
         m = cfg.model
-        shape = f"{m.cell} {m.layers}x{m.hidden_size}"
+        shape = f"{m.cell} {m.layers}x{m.hidden_size}" + _extras(m.layer_norm, cfg.data.transform)
         if m.ensemble > 1:
             shape += f", median of {m.ensemble} members (epochs: the first)"
         ended = "early stopping" if h.stop_reason == "early_stopping" else "epoch limit"
@@ -121,6 +121,7 @@ class Reporter:
         table.add_column(style="bold")
         table.add_column()
         shape = f"{facts['cell']}, {facts['layers']} x {facts['hidden_size']} units"
+        shape += _extras(facts["layer_norm"], facts["transform"])
         if facts["ensemble"] > 1:
             shape += f", median of {facts['ensemble']} members"
         rows = {
@@ -172,6 +173,12 @@ def _epoch_line(row: dict[str, float], total: int, with_epoch: bool = True) -> s
         f"train {row['train_loss']:.4f}  val {_num(row['val_loss'])}  grad {row['grad_norm']:.3g}"
     )
     return f"epoch {int(row['epoch'])}/{total}  {text}" if with_epoch else text
+
+
+def _extras(layer_norm: bool, transform: str) -> str:
+    """The options that change what a model computes, beyond its cell and sizes."""
+    norm = ", layer norm" if layer_norm else ""
+    return norm + (f", target transform {transform}" if transform != "none" else "")
 
 
 def _num(value: Any) -> str:
