@@ -9,7 +9,9 @@ in a fresh process so its peak RSS is its own:
   train    load and pipeline.fit, as `rnnforecast train` runs them, for one epoch of a sample of
            the windows: windows/s (the epoch with its validation pass), the epoch time projected
            to all windows, and peak RSS against the raw float32 size;
-  predict  every series forecast from the file, all at once and by chunks of 10,000 series.
+  predict  every series forecast from the file, all at once and by chunks of 10,000 series
+           (`--predict-sizes ""` skips it).
+The train step on a tiny file first shows torch's own working set, which no data layout saves.
 Targets (issue 8): load <= 1.5x read_csv; peak RSS <= 3x raw data + model.
 """
 
@@ -162,6 +164,10 @@ def main() -> None:
         print(json.dumps(STEPS[args.step](*args.args)))
         return
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",") if s]
+    if sizes:  # the part of every training peak that does not grow with the data
+        tiny = run_step("train", str(make_csv(20, 400)))
+        torch_mb = tiny["peak_rss_mb"] - tiny["rss_after_imports_mb"]
+        print(f"torch's own training working set (20 series x 400 points): {torch_mb:.0f} MB")
     for series, points in sizes:
         path = str(make_csv(series, points))
         load = run_step("load", path)
@@ -180,9 +186,11 @@ def main() -> None:
               f"imports); raw float32 {fit['raw_float32_mb']:.1f} MB + model "
               f"{fit['model_mb']:.2f} MB; (peak - imports) / (raw + model) = "
               f"{fit['peak_over_imports_vs_raw_plus_model']:.1f}")  # fmt: skip
+    if not args.predict_sizes:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         model = str(small_model(Path(tmp)))
-        for spec in args.predict_sizes.split(","):
+        for spec in filter(None, args.predict_sizes.split(",")):
             series, points = map(int, spec.split("x"))
             path = str(make_csv(series, points))
             for chunk in (0, 10_000):
