@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+# The tests train tiny models, which one thread runs fastest; on a 2-core CI machine two torch
+# threads per process (subprocesses inherit this) only contend. Results do not depend on it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "data"
