@@ -135,6 +135,17 @@ def test_info_says_what_the_intervals_rest_on(model_dir):
     assert "any level" in invoke("info", model).stdout
 
 
+def test_chunked_predict_gives_the_same_intervals(model_dir):
+    """Each series' bounds depend on its own window alone, so reading a file a series at a
+    time writes the same bytes."""
+    model, data = model_dir
+    args = ["predict", data, "-m", model, "--intervals", "80", "--engine", "numpy"]
+    whole = invoke(*args, "--chunk-size", 0)
+    assert whole.exit_code == 0, whole.output
+    assert "y_hat_lo_80" in whole.stdout
+    assert invoke(*args, "--chunk-size", 1).stdout == whole.stdout
+
+
 def test_ensemble_intervals_surround_the_median(tmp_path, model_dir):
     _, data = model_dir
     model = tmp_path / "ens"

@@ -11,7 +11,7 @@ from rnnforecast.config import ModelConfig
 from rnnforecast.model import Forecaster
 from rnnforecast.train import resolve_device
 
-BATCH = 8192  # windows per forward pass, bounding memory for many series
+BATCH = 1024  # windows per forward pass: bounds the [B, L, hidden] activations of many series
 
 
 def make(

@@ -159,9 +159,11 @@ def train(
         writer = distributed.rank() == 0
         lock = fsutil.locked(out, wait, on_note) if writer else contextlib.nullcontext()
         with lock:
-            loaded = data.load(data_path, cfg.data)
-            try:
-                result = fit(loaded, cfg, on_note, on_epoch, start, checkpoint if resume else None)
+            try:  # the loaded frame is not kept here: fit frees it once windowed
+                result = fit(
+                    data.load(data_path, cfg.data), cfg, on_note, on_epoch, start,
+                    checkpoint if resume else None,
+                )  # fmt: skip
             except Interrupted as stop:
                 if writer:
                     save_checkpoint(checkpoint, stop.state)
@@ -234,6 +236,11 @@ def fit(
         names = ", ".join(map(str, panel.ids[~enough][:5]))
         note(f"skipped {int((~enough).sum())} series shorter than {need} points{plus}: {names}")
         panel = panel.select(enough)
+    # what the model directory keeps of the frame; then drop it: `train` hands the frame
+    # over, so this frees it before the network's working set is allocated
+    tail = _tail(loaded.frame, panel, w.lookback + lost)  # differencing needs one more
+    first_ds, last_ds = _first_last(loaded.frame, panel, 0), _first_last(loaded.frame, panel, -1)
+    del loaded
 
     seen = transforms.forward(panel, kind)  # the series as the scaler and the network see them
     split = split_windows(seen, w.lookback, w.horizon, w.val_size)
@@ -309,13 +316,12 @@ def fit(
     scores["stop_reason"] = history.stop_reason
     calibration = _calibrate(seen, split, values, predict_fn, cfg) if kind != "difference" else None
 
-    tail = _tail(loaded.frame, panel, w.lookback + lost)  # differencing needs one more
     series = {
         "unique_id": panel.ids.tolist(),
         "loc": loc.tolist(),
         "scale": scale.tolist(),
-        "first_ds": _first_last(loaded.frame, panel, 0),
-        "last_ds": _first_last(loaded.frame, panel, -1),
+        "first_ds": first_ds,
+        "last_ds": last_ds,
         "length": panel.lengths.tolist(),
     }
     if cfg.data.covariates:

@@ -1,0 +1,157 @@
+"""Prediction-interval coverage on the public datasets: nominal against empirical.
+
+    python benchmarks/bench_intervals.py [--datasets AirPassengers,taylor] [--levels 80,95]
+                                         [--seeds 0] [--set key=value ...]
+                                         [--json benchmarks/out/intervals.json]
+
+For each dataset of ../shared/data: `../shared/bench/split.py` holds out the protocol's test (the
+last H points of each series, never looked at here); on the rest (train.csv) a rolling-origin
+backtest of 3 folds of one horizon H each (the protocol's H) trains the default model before
+every cut-off and forecasts H steps with intervals at the levels given. Printed per dataset and
+level: the share of actuals inside (coverage), the mean width in the data's units and over the
+MASE scale (comparable across datasets), and the mean over datasets. Issue 6's target: coverage
+within 5 points of nominal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO.parent / "shared" / "bench"
+DATA = REPO.parent / "shared" / "data"
+OUT = REPO / "benchmarks" / "out"
+DATASETS = "AirPassengers,nottem,sunspot_month,elecdemand,taylor,visnights"
+
+
+def run_dataset(name: str, levels: tuple[int, ...], overrides: dict, workdir: Path) -> dict:
+    """Split one dataset, backtest on its training part; coverage and width per level."""
+    sys.path.insert(0, str(BENCH))
+    import split
+
+    from rnnforecast import pipeline
+    from rnnforecast.config import Config
+
+    spec = split.DATASETS[name]
+    split.write_split(str(DATA / f"{name}.csv"), spec, str(workdir))
+    folder = workdir / name
+    settings = {"horizon": spec.h, "folds": 3, "max_plots": 0, "intervals": list(levels)}
+    cfg = Config.load(None, {**settings, **overrides})
+    started = time.perf_counter()
+    result = pipeline.backtest(folder / "train.csv", cfg, folder / "report")
+    doc = result.document
+    return {
+        "dataset": name,
+        "points": doc["points_scored"],
+        "mase": doc["overall"]["model"]["mase"],
+        "seconds": time.perf_counter() - started,
+        "levels": {
+            level: {k: v for k, v in block.items() if k not in ("per_fold", "per_step")}
+            | {"per_fold_coverage": [f["coverage"] for f in block["per_fold"]]}
+            for level, block in doc["intervals"].items()
+        },
+    }
+
+
+def mean_over_seeds(runs: list[dict]) -> dict:
+    """One row from the runs of several seeds: the mean of every figure."""
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    levels = runs[0]["levels"]
+    return {
+        "dataset": runs[0]["dataset"],
+        "points": runs[0]["points"],
+        "mase": mean([r["mase"] for r in runs]),
+        "seconds": mean([r["seconds"] for r in runs]),
+        "levels": {
+            level: {
+                key: mean([r["levels"][level][key] for r in runs])
+                for key in ("coverage", "mean_width", "mean_scaled_width")
+            }
+            for level in levels
+        },
+        "runs": runs,
+    }
+
+
+def table(rows: list[dict], levels: tuple[int, ...]) -> str:
+    """Markdown: per dataset and level, coverage (nominal beside it) and widths."""
+    head = ["dataset", "points", "MASE"]
+    for level in levels:
+        head += [f"{level}% coverage", f"{level}% width", f"{level}% width / scale"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for r in rows:
+        cells = [r["dataset"], str(r["points"]), f"{r['mase']:.3f}"]
+        for level in levels:
+            b = r["levels"][str(level)]
+            cells += [
+                f"{100 * b['coverage']:.1f}",
+                f"{b['mean_width']:.4g}",
+                f"{b['mean_scaled_width']:.2f}",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    cells = ["**mean over datasets**", "", ""]
+    for level in levels:
+        cov = [r["levels"][str(level)]["coverage"] for r in rows]
+        scaled = [r["levels"][str(level)]["mean_scaled_width"] for r in rows]
+        cells += [f"**{100 * sum(cov) / len(cov):.1f}**", "", f"{sum(scaled) / len(scaled):.2f}"]
+    lines.append("| " + " | ".join(cells) + " |")
+    misses = [
+        f"{r['dataset']} {level}%: {100 * r['levels'][str(level)]['coverage']:.1f}"
+        for r in rows
+        for level in levels
+        if abs(100 * r["levels"][str(level)]["coverage"] - level) > 5
+    ]
+    lines.append("")
+    lines.append("more than 5 points from nominal: " + (", ".join(misses) if misses else "none"))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default=DATASETS)
+    ap.add_argument("--levels", default="80,95", help="interval levels in percent")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override, e.g. --set cell=gru (YAML value)")  # fmt: skip
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds; figures are their mean")
+    ap.add_argument("--json", type=Path, default=OUT / "intervals.json")
+    args = ap.parse_args()
+    levels = tuple(sorted({int(v) for v in args.levels.split(",")}))
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = yaml.safe_load(value)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.datasets.split(","):
+            runs = []
+            for seed in [int(s) for s in args.seeds.split(",")]:
+                run = run_dataset(name, levels, {**overrides, "seed": seed}, Path(tmp))
+                runs.append(run)
+                covered = ", ".join(
+                    f"{level}%: {100 * b['coverage']:.1f}" for level, b in run["levels"].items()
+                )
+                print(f"{name} seed {seed}: coverage {covered}, {run['seconds']:.1f} s",
+                      file=sys.stderr, flush=True)  # fmt: skip
+            rows.append(mean_over_seeds(runs))
+    print(f"backtest 3 folds x H on train.csv; mean over seeds {args.seeds}; "
+          f"overrides {overrides or 'none'}")  # fmt: skip
+    print(table(rows, levels))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps({"levels": list(levels), "overrides": overrides, "rows": rows}, indent=2) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
