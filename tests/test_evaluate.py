@@ -15,6 +15,7 @@ from rnnforecast import evaluate, metrics, pipeline
 from rnnforecast.cli import app
 from rnnforecast.config import Config
 from rnnforecast.data import Loaded, Schema
+from rnnforecast.windows import Panel
 
 TINY = Config().with_overrides({"hidden_size": 8, "layers": 1, "epochs": 3, "horizon": 6})
 
@@ -50,7 +51,9 @@ def _loaded(frame: pd.DataFrame) -> Loaded:
 
 
 def _backtest(frame: pd.DataFrame, seen: list | None = None) -> evaluate.Backtest:
-    cfg = pipeline.resolve(TINY, _loaded(frame), np.array([30]))
+    cfg = pipeline.resolve(
+        TINY, _loaded(frame), Panel.from_frame(frame.groupby("unique_id").head(30))
+    )
 
     def fit(history: pd.DataFrame):
         if seen is not None:
@@ -86,7 +89,9 @@ def test_folds_never_see_data_at_or_after_their_cutoff():
 def test_no_refit_trains_once():
     frame = long_frame(n_series=1, n=60)
     calls = []
-    cfg = pipeline.resolve(TINY, _loaded(frame), np.array([30]))
+    cfg = pipeline.resolve(
+        TINY, _loaded(frame), Panel.from_frame(frame.groupby("unique_id").head(30))
+    )
 
     def fit(history):
         calls.append(len(history))

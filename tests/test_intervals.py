@@ -304,18 +304,36 @@ def test_coverage_near_nominal_on_a_noisy_series():
 def test_log1p_intervals_are_bounds_in_original_units(tmp_path, model_dir):
     _, data = model_dir
     model = tmp_path / "log"
-    trained = invoke("train", data, "-o", model, "-H", 6, "--transform", "log1p", *FAST)
+    trained = invoke("train", data, "-o", model, "-H", 6, *FAST, "--transform", "log1p")
     assert trained.exit_code == 0, trained.output
     out = read_csv(invoke("predict", "-m", model, "--intervals", "80", "--quiet").stdout)
     assert (out["y_hat_lo_80"] < out["y_hat"]).all() and (out["y_hat"] < out["y_hat_hi_80"]).all()
 
 
-def test_differenced_model_refuses_intervals_in_one_line(tmp_path, model_dir):
-    _, data = model_dir
-    model = tmp_path / "diff"
-    trained = invoke("train", data, "-o", model, "-H", 6, "--transform", "difference", *FAST)
-    assert trained.exit_code == 0, trained.output
-    result = invoke("predict", "-m", model, "--intervals", "80", "--quiet")
-    assert result.exit_code == 2
-    assert "--transform none or log1p" in result.output and "Traceback" not in result.output
-    assert invoke("predict", "-m", model, "--quiet").exit_code == 0
+def test_coverage_near_nominal_on_random_walks_the_auto_transform_differences():
+    """Random walks with drift trend, so `auto` models their changes; a level's error is the
+    sum of the changes' errors, so the intervals widen like sqrt(step) and still cover the
+    next 6 steps of 60 walks near their level."""
+    rng = np.random.default_rng(1)
+    n, walks = 120, 60
+    ds = pd.date_range("2000-01-01", periods=n, freq="MS")
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {"unique_id": f"w{i:02d}", "ds": ds, "y": np.cumsum(1 + rng.standard_normal(n))}
+            )
+            for i in range(walks)
+        ],
+        ignore_index=True,
+    )
+    schema = Schema(layout="long", time_col="ds", target=("y",), id_col="unique_id", freq="MS")
+    history = evaluate._before(frame, evaluate.Panel.from_frame(frame), np.full(walks, n - 6))
+    cfg = Config().with_overrides({"horizon": 6, "hidden_size": 8, "epochs": 30})
+    model = pipeline.fit(Loaded(frame=history, schema=schema, notes=(), source="t"), cfg).model
+    assert model.config.data.transform == "difference"
+    result = evaluate.holdout(model, frame, season=12, levels=(80, 95))
+    scores = evaluate.summarize(result)["intervals"]
+    assert scores["80"]["coverage"] == pytest.approx(0.80, abs=0.08)
+    assert scores["95"]["coverage"] == pytest.approx(0.95, abs=0.05)
+    widths = [step["mean_width"] for step in scores["80"]["per_step"]]
+    assert widths[-1] > 1.8 * widths[0]  # sqrt(6) = 2.4 for a pure random walk

@@ -17,7 +17,9 @@ def test_stored_tail_and_dates_skip_short_series(tmp_path):
     frame = frame[~short | (frame["ds"] >= frame["ds"].iloc[50])]  # s1: 10 points, too short
     path = tmp_path / "d.csv"
     frame.to_csv(path, index=False)
-    cfg = Config().with_overrides({"epochs": 1, "hidden_size": 8, "layers": 1, "lookback": 12})
+    cfg = Config().with_overrides(
+        {"epochs": 1, "hidden_size": 8, "layers": 1, "lookback": 12, "transform": "none"}
+    )
     loaded = data.load(path, cfg.data)
     result = pipeline.fit(loaded, cfg)
 

@@ -116,8 +116,8 @@ def test_difference_end_to_end_follows_the_trend(tmp_path):
     data = tmp_path / "trend.csv"
     frame = _trending_csv(data)
     model = tmp_path / "m"
-    result = invoke("train", data, "--out", model, "--transform", "difference", "--horizon", 6,
-                    *FAST)  # fmt: skip
+    result = invoke("train", data, "--out", model, "--horizon", 6,
+                    *FAST, "--transform", "difference")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "transform: difference" in (model / "config.yaml").read_text()
     assert "lstm, 1 x 8 units, target transform difference" in invoke("info", model).stdout
@@ -140,8 +140,8 @@ def test_difference_in_backtest_scores_original_units(tmp_path):
     data = tmp_path / "trend.csv"
     _trending_csv(data)
     out = tmp_path / "report"
-    result = invoke("backtest", data, "--out", out, "--transform", "difference", "--horizon", 6,
-                    "--folds", 1, *FAST)  # fmt: skip
+    result = invoke("backtest", data, "--out", out, "--horizon", 6,
+                    "--folds", 1, *FAST, "--transform", "difference")  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["overall"]["model"]["mae"] < 10
@@ -155,8 +155,8 @@ def test_difference_costs_each_series_one_point(tmp_path):
     long_frame(n_series=1, n=12).to_csv(data, index=False)
     sizes = ["--lookback", 6, "--horizon", 3]
     assert invoke("train", data, "--out", tmp_path / "a", *sizes, *FAST).exit_code == 0
-    result = invoke("train", data, "--out", tmp_path / "b", "--transform", "difference", *sizes,
-                    *FAST)  # fmt: skip
+    result = invoke("train", data, "--out", tmp_path / "b", *sizes,
+                    *FAST, "--transform", "difference")  # fmt: skip
     assert result.exit_code == 2, result.output
     assert result.stderr == (
         f"error: {data}: every series is shorter than lookback + horizon + validation + 1 (the "
@@ -165,8 +165,8 @@ def test_difference_costs_each_series_one_point(tmp_path):
     )
     # predict needs lookback + 1 points of each series
     model = tmp_path / "c"
-    assert invoke("train", data, "--out", model, "--transform", "difference", *sizes,
-                  "--val-size", 0, *FAST).exit_code == 0  # fmt: skip
+    assert invoke("train", data, "--out", model, *sizes,
+                  "--val-size", 0, *FAST, "--transform", "difference").exit_code == 0  # fmt: skip
     assert len(pd.read_csv(model / "tail.csv")) == 7
     short = tmp_path / "short.csv"
     long_frame(n_series=1, n=6).to_csv(short, index=False)
@@ -183,7 +183,7 @@ def test_log1p_refuses_values_of_minus_one_or_less(tmp_path):
     sales = [5.0] * 6 + [-1.0, -3.0] + [2.0] * 22  # line 8 is the first bad one
     rows = [f"2020-01-{d:02d},{v}" for d, v in enumerate(sales, start=1)]
     data.write_text("date,sales\n" + "\n".join(rows) + "\n")
-    result = invoke("train", data, "--out", tmp_path / "m", "--transform", "log1p", *FAST)
+    result = invoke("train", data, "--out", tmp_path / "m", *FAST, "--transform", "log1p")
     assert result.exit_code == 2, result.output
     assert result.stderr == (
         f"error: {data}: column 'sales': -1 at line 8 is -1 or less, and --transform log1p needs "
@@ -200,7 +200,7 @@ def test_log1p_forecasts_in_original_units(tmp_path):
     y = 50 * 1.03 ** np.arange(96) * (1 + 0.1 * np.sin(2 * np.pi * np.arange(96) / 12))
     pd.DataFrame({"ds": ds, "y": y}).to_csv(data, index=False)
     model = tmp_path / "m"
-    result = invoke("train", data, "--out", model, "--transform", "log1p", "--horizon", 12, *FAST)
+    result = invoke("train", data, "--out", model, *FAST, "--transform", "log1p", "--horizon", 12)
     assert result.exit_code == 0, result.output
     out = pd.read_csv(io.StringIO(invoke("predict", "-m", model, "-q").stdout))
     assert out["ds"].iloc[0] == "2008-01-01"
@@ -229,7 +229,7 @@ def test_warm_start_keeps_the_transform(tmp_path, long_csv):
     model = tmp_path / "m"
     assert invoke("train", long_csv, "--out", model, *FAST).exit_code == 0
     result = invoke("train", long_csv, "--out", tmp_path / "n", "--warm-start", model,
-                    "--transform", "log1p", *FAST)  # fmt: skip
+                    *FAST, "--transform", "log1p")  # fmt: skip
     assert result.exit_code == 2
     assert "changes transform none -> log1p" in result.stderr
 
@@ -238,7 +238,7 @@ def test_layer_norm_flag_trains_and_both_engines_agree(tmp_path, long_csv):
     from safetensors.numpy import load_file
 
     model = tmp_path / "m"
-    sizes = ["--hidden-size", 8, "--layers", 2, "--epochs", 3, "-q"]
+    sizes = ["--hidden-size", 8, "--layers", 2, "--epochs", 3, "-q", "--transform", "none"]
     result = invoke("train", long_csv, "--out", model, "--layer-norm", "--residual", *sizes)
     assert result.exit_code == 0, result.output
     assert "layer_norm: true" in (model / "config.yaml").read_text()
@@ -273,6 +273,23 @@ def test_models_without_the_new_keys_forecast_as_before(tmp_path, long_csv):
 
 @pytest.mark.parametrize("kind", ["log1p", "difference"])
 def test_unknown_transform_is_refused(tmp_path, long_csv, kind):
-    result = invoke("train", long_csv, "--out", tmp_path / "m", "--transform", kind[:-1], *FAST)
+    result = invoke("train", long_csv, "--out", tmp_path / "m", *FAST, "--transform", kind[:-1])
     assert result.exit_code == 2
     assert f"did you mean '{kind}'?" in result.stderr
+
+
+def test_auto_differences_trending_series_and_says_so(tmp_path, long_csv):
+    """The test series climb 0.6 a year against 0.14 of noise in that change: a trend."""
+    model = tmp_path / "m"
+    flags = ["--hidden-size", 8, "--layers", 1, "--epochs", 3]
+    result = invoke("train", long_csv, "--out", model, *flags)
+    assert result.exit_code == 0, result.output
+    assert "transform difference: the series trend" in result.stderr
+    assert "  transform: difference\n" in (model / "config.yaml").read_text()
+    flat = tmp_path / "flat.csv"
+    frame = pd.read_csv(long_csv)
+    frame["y"] -= 0.05 * frame.groupby("unique_id").cumcount()  # the same series, no trend
+    frame.to_csv(flat, index=False)
+    result = invoke("train", flat, "--out", tmp_path / "n", *flags)
+    assert result.exit_code == 0 and "transform difference" not in result.stderr
+    assert "  transform: none\n" in (tmp_path / "n" / "config.yaml").read_text()

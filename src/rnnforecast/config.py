@@ -26,7 +26,7 @@ ACTIVATION_CHOICES = ("tanh", "relu")
 INIT_CHOICES = ("default", "orthogonal")
 NORM_CHOICES = ("window", "none")
 SKIP_CHOICES = ("linear", "none")
-TRANSFORM_CHOICES = ("none", "log1p", "difference")
+TRANSFORM_CHOICES = ("auto", "none", "log1p", "difference")
 LOSS_CHOICES = ("mae", "mse", "huber")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 OPTIMIZER_CHOICES = ("adam", "adamw", "sgd")
@@ -69,9 +69,10 @@ class DataConfig:
         choices=FILL_CHOICES,
     )
     transform: str = _opt(
-        "none",
+        "auto",
         "target transform before scaling, inverted exactly on forecasts: none; log1p "
-        "(log(1 + y), needs y > -1); difference (y_t - y_t-1, costs each series its first point)",
+        "(log(1 + y), needs y > -1); difference (y_t - y_t-1, costs each series its first point); "
+        "auto: difference when the series trend from season to season, else none",
         choices=TRANSFORM_CHOICES,
     )
     season: int | None = _opt(

@@ -146,19 +146,16 @@ def forecast(
         apply_scaler(panel, loc, scale), panel.times, cfg.data.freq, cfg.model.calendar, covariates
     )  # [N, F]
     x = gather(inputs, last_starts(panel, lookback), lookback)  # [S, L, F]
-    if levels and kind == "difference":
-        raise RnnForecastError(
-            f"--intervals: {art.path or 'this model'} forecasts differences (--transform "
-            "difference), whose per-step errors do not bound the cumulated levels; train with "
-            "--transform none or log1p for intervals"
-        )
     f = engine(x, ahead).astype(np.float64)  # [S, H] scaled, transformed units
-    bounds = intervals.bounds(art.intervals, f, x[..., 0], levels, art.path) if levels else {}
     y = transforms.inverse(invert_scaler(f, loc, scale), last_y, kind)  # [S, H] original units
-    bounds = {
-        name: transforms.inverse(invert_scaler(b, loc, scale), last_y, kind)
-        for name, b in bounds.items()
-    }  # log1p's inverse is monotone, so bounds stay bounds (difference has no intervals)
+    bounds = {}
+    if levels and kind == "difference":  # calibrated on the levels' errors, in changes' units
+        bounds = intervals.bounds(art.intervals, y, x[..., 0], levels, art.path, unit=scale)
+    elif levels:  # log1p's inverse is monotone, so bounds stay bounds
+        bounds = {
+            name: transforms.inverse(invert_scaler(b, loc, scale), last_y, kind)
+            for name, b in intervals.bounds(art.intervals, f, x[..., 0], levels, art.path).items()
+        }
     return _frame(panel.ids, last_ds, y, cfg.data.freq, bounds), notes
 
 

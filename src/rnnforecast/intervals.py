@@ -47,16 +47,18 @@ def spread(x: np.ndarray) -> np.ndarray:
 
 def errors(
     values: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, engine: Engine,
-    n_future: int = 0,
+    n_future: int = 0, cumulate: bool = False,
 ) -> np.ndarray:  # fmt: skip
     """[W, H] forecast errors of the windows at `starts` in units of their input's spread;
     `values` [N, F] holds the scaled target in channel 0 and the `n_future` future
-    covariates in the last channels."""
+    covariates in the last channels. With `cumulate` (a model of differences) the errors
+    are those of the levels: step h's error is the sum of the changes' errors up to h."""
     x = gather(values, starts, lookback)  # [W, L, F]
     ahead = gather(values, starts + lookback, horizon)[..., -n_future:] if n_future else None
     f = engine(x, ahead).astype(np.float64)  # [W, H]
     y = gather(values[:, 0], starts + lookback, horizon).astype(np.float64)  # [W, H]
-    return (y - f) / spread(x[..., 0].astype(np.float64))[:, None]
+    error = np.cumsum(y - f, axis=1) if cumulate else y - f
+    return error / spread(x[..., 0].astype(np.float64))[:, None]
 
 
 def late_windows(
@@ -117,9 +119,11 @@ def bounds(
     x: np.ndarray,
     levels: tuple[int, ...],
     model: Path | None = None,
+    unit: np.ndarray | float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Lower and upper bounds [S, H] per level, named as `columns`, around forecasts f [S, H]
-    from input windows x [S, L] (both in the same units: the bounds come in them too)."""
+    from input windows x [S, L]: both in the same units, or f in `unit` [S] times x's (a
+    model of differences: f its levels in original units, x the scaled changes)."""
     if not calibration:
         where = f"{model}: " if model is not None else ""
         raise RnnForecastError(
@@ -128,7 +132,7 @@ def bounds(
         )
     table = np.asarray(calibration["half_widths"])  # [level, step]
     row = {level: i for i, level in enumerate(calibration["levels"])}
-    s = spread(np.asarray(x, np.float64))[:, None]  # [S, 1]
+    s = (spread(np.asarray(x, np.float64)) * unit)[:, None]  # [S, 1]
     out = {}
     for level in levels:
         if level not in row:

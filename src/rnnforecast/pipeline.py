@@ -91,12 +91,16 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def resolve(cfg: Config, loaded: data.Loaded, lengths: np.ndarray, reserve: int = 0) -> Config:
-    """Fill every unset size from the data: detected columns, frequency, season, horizon,
-    lookback and validation size, so the saved config alone can rebuild the run. `reserve`
-    points per series are kept back (a backtest's folds) when fitting the default lookback."""
+def resolve(cfg: Config, loaded: data.Loaded, panel: Panel, reserve: int = 0) -> Config:
+    """Fill every unset setting from the data (`panel`, its series): detected columns,
+    frequency, season, transform, horizon, lookback and validation size, so the saved config
+    alone can rebuild the run. `reserve` points per series are kept back (a backtest's folds)
+    when fitting the default lookback."""
     schema = loaded.schema
     season = cfg.data.season or data.season_length(schema.freq)
+    kind = cfg.data.transform
+    if kind == "auto":
+        kind = transforms.choose(panel, season)
     horizon = cfg.window.horizon or data.default_horizon(schema.freq, season)
     val_size = horizon if cfg.window.val_size is None else cfg.window.val_size
     if val_size and val_size < horizon:
@@ -107,8 +111,8 @@ def resolve(cfg: Config, loaded: data.Loaded, lengths: np.ndarray, reserve: int 
     lookback = cfg.window.lookback
     if lookback is None:
         lookback = min(max(2 * horizon, 3 * season), LOOKBACK_CAP)
-        lost = transforms.LOST[cfg.data.transform]
-        room = int(lengths.max()) - reserve - horizon - val_size - lost
+        lost = transforms.LOST[kind]
+        room = int(panel.lengths.max()) - reserve - horizon - val_size - lost
         lookback = max(1, min(lookback, room))
     return dataclasses.replace(
         cfg,
@@ -119,6 +123,7 @@ def resolve(cfg: Config, loaded: data.Loaded, lengths: np.ndarray, reserve: int 
             id_col=schema.id_col,
             freq=schema.freq,
             season=season,
+            transform=kind,
         ),
         window=dataclasses.replace(
             cfg.window, lookback=lookback, horizon=horizon, val_size=val_size
@@ -215,13 +220,19 @@ def fit(
             "covariates only; they are for predict, not trained on"
         )
     panel = Panel.from_frame(loaded.frame, cfg.data.covariates)
-    cfg = resolve(cfg, loaded, panel.lengths)
+    asked = cfg.data.transform
+    cfg = resolve(cfg, loaded, panel)
     w = cfg.window
+    kind = cfg.data.transform
     note(
         f"{len(panel.ids)} series, frequency {cfg.data.freq}, season {cfg.data.season}: "
         f"lookback {w.lookback}, horizon {w.horizon}, validation {w.val_size}"
     )
-    kind = cfg.data.transform
+    if asked == "auto" and kind != "none":
+        note(
+            f"transform {kind}: the series trend from season to season, so the network learns "
+            "their changes (--transform none to model the levels)"
+        )
     lost = transforms.LOST[kind]
     need = w.lookback + w.horizon + w.val_size + lost
     plus = f" + {lost} (the first point, lost to --transform {kind})" if lost else ""
@@ -314,7 +325,7 @@ def fit(
         scores["member_best_epochs"] = [h.best_epoch for h in histories]
     scores["best_epoch"] = history.best_epoch
     scores["stop_reason"] = history.stop_reason
-    calibration = _calibrate(seen, split, values, predict_fn, cfg) if kind != "difference" else None
+    calibration = _calibrate(seen, split, values, predict_fn, cfg)
 
     series = {
         "unique_id": panel.ids.tolist(),
@@ -467,9 +478,10 @@ def _calibrate(seen, split, values, predict_fn, cfg: Config) -> dict[str, Any]:
     late, out_of_sample = late[::every], out_of_sample[::every]
     train = split.train_starts[:: max(1, len(split.train_starts) // intervals.MAX_WINDOWS)]
     n_future = len(cfg.data.future_covariates or ())
+    cumulate = cfg.data.transform == "difference"  # its errors add up along the horizon
     return intervals.calibrate(
-        intervals.errors(values, train, w.lookback, w.horizon, predict_fn, n_future),
-        intervals.errors(values, late, w.lookback, w.horizon, predict_fn, n_future),
+        intervals.errors(values, train, w.lookback, w.horizon, predict_fn, n_future, cumulate),
+        intervals.errors(values, late, w.lookback, w.horizon, predict_fn, n_future, cumulate),
         out_of_sample,
     )
 
@@ -594,10 +606,10 @@ def backtest(
     started = time.perf_counter()
     folds, step, refit = cfg.evaluate.folds, cfg.evaluate.step, cfg.evaluate.refit
     loaded = data.load(data_path, cfg.data)
-    lengths = Panel.from_frame(loaded.frame).lengths
-    horizon = resolve(cfg, loaded, lengths).window.horizon
+    panel = Panel.from_frame(loaded.frame)
+    horizon = resolve(cfg, loaded, panel).window.horizon
     step = step or horizon
-    cfg = resolve(cfg, loaded, lengths, reserve=horizon + step * (folds - 1))
+    cfg = resolve(cfg, loaded, panel, reserve=horizon + step * (folds - 1))
     fold = iter(range(1, folds + 1))
 
     def fit_fold(history: pd.DataFrame) -> artifact.Artifact:

@@ -8,6 +8,8 @@ Torch-free, like windows.py, so training, forecasting and evaluation share it.
 - log1p:      log(1 + y), for y > -1 (data.py refuses other values, naming the line)
 - difference: y_t - y_{t-1}; each series loses its first point, and forecasts are cumulated
               from the last observed value
+- auto:       `choose` picks difference for trending data, else none (resolved when training;
+              a saved model always names the transform it uses)
 """
 
 from __future__ import annotations
@@ -19,6 +21,29 @@ import numpy as np
 from rnnforecast.windows import Panel
 
 LOST = {"none": 0, "log1p": 0, "difference": 1}  # points at the head of each series it costs
+TREND = 1.0  # |mean| / std of the seasonal changes above which `auto` differences
+
+
+def trend_strength(panel: Panel, season: int) -> float:
+    """The median over series of |mean| / std of y_t - y_{t-season} (lag 1 for a series
+    that holds no two seasons): above 1, a series grows (or shrinks) from one season to the
+    next by more than that change varies. AirPassengers: 1.79; nottem, sunspots, the
+    half-hourly loads and visnights: 0.14 at most (benchmarks/bench_accuracy.py data)."""
+    ratios = []
+    for o, n in zip(panel.offsets, panel.lengths, strict=True):
+        y = panel.values[o : o + n]
+        lag = season if n > season + 2 else 1
+        change = y[lag:] - y[:-lag]
+        if len(change) > 1 and change.std() > 0:
+            ratios.append(abs(change.mean()) / change.std())
+    return float(np.median(ratios)) if ratios else 0.0
+
+
+def choose(panel: Panel, season: int) -> str:
+    """`auto`'s pick: difference when the series trend (`trend_strength` above TREND), so the
+    network forecasts changes it has seen rather than levels above all it was trained on;
+    otherwise none (differencing a stationary series only adds noise: nottem 0.62 -> 1.33)."""
+    return "difference" if trend_strength(panel, season) > TREND else "none"
 
 
 def forward(panel: Panel, kind: str) -> Panel:
