@@ -172,6 +172,7 @@ def main() -> None:
         path = str(make_csv(series, points))
         load = run_step("load", path)
         fit = run_step("train", path)
+        raw = fit["raw_float32_mb"] + fit["model_mb"]
         print(f"{series} series x {points} points ({series * points:,} rows):")
         print(
             f"  load {load['load_s']:.2f} s vs read_csv {load['read_csv_s']:.2f} s: "
@@ -186,6 +187,8 @@ def main() -> None:
               f"imports); raw float32 {fit['raw_float32_mb']:.1f} MB + model "
               f"{fit['model_mb']:.2f} MB; (peak - imports) / (raw + model) = "
               f"{fit['peak_over_imports_vs_raw_plus_model']:.1f}")  # fmt: skip
+        data_mb = fit["peak_rss_mb"] - fit["rss_after_imports_mb"] - torch_mb
+        print(f"  without torch's own working set: {data_mb:.0f} MB, {data_mb / raw:.1f}x")
     if not args.predict_sizes:
         return
     with tempfile.TemporaryDirectory() as tmp:
