@@ -236,3 +236,29 @@ def test_ensemble_forecasts_the_median_of_its_members(tmp_path, long_csv):
     info = invoke("info", model)
     assert info.exit_code == 0 and "median of 3 members" in info.stdout
     assert json.loads(invoke("info", model, "--json").stdout)["ensemble"] == 3
+
+
+def test_ensemble_of_different_cells_reports_each_member(tmp_path, long_csv):
+    from rnnforecast import artifact, forecast
+
+    model = tmp_path / "m"
+    result = invoke("train", long_csv, "--out", model, "--ensemble", "3",
+                    "--ensemble-cells", "lstm,gru", *FAST[:-1])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "ensemble member 2/3: gru, seed 1" in result.stderr
+    assert "validation MASE of each member alone" in result.stderr
+    art = artifact.load(model)
+    gates = [p["rnns.0.weight_ih_l0"].shape[0] // 8 for p in forecast.members(art.weights)]
+    assert gates == [4, 3, 4]  # lstm, gru, lstm: the cells cycle
+    members = art.metrics["members"]
+    assert [m["cell"] for m in members] == ["lstm", "gru", "lstm"]
+    assert all(m["mase"] > 0 for m in members)
+    forecasts = {
+        e: pd.read_csv(io.StringIO(invoke("predict", "-m", model, "--engine", e).stdout))
+        for e in ("numpy", "torch")
+    }
+    np.testing.assert_allclose(forecasts["numpy"]["y_hat"], forecasts["torch"]["y_hat"], rtol=1e-5)
+    assert "lstm, gru, 1 x 8 units" in invoke("info", model).stdout
+    bad = invoke("train", long_csv, "--out", tmp_path / "n", "--ensemble-cells", "lstm,grux")
+    assert bad.exit_code == 2 and "model.ensemble_cells: 'grux'" in bad.stderr
+    assert not (tmp_path / "n").exists()

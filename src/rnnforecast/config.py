@@ -154,12 +154,24 @@ class ModelConfig:
         minimum=1,
         maximum=100,
     )
+    ensemble_cells: tuple[str, ...] | None = _opt(
+        None,
+        "the members' cells in turn, e.g. lstm,gru,rnn (member k gets the k-th, cycling); "
+        "unset: every member is --cell",
+    )
     skip: str = _opt(
         "linear",
         "linear: add a linear map of the input window to the output, starting as seasonal "
         "naive (or naive, where that fits the training windows better)",
         choices=SKIP_CHOICES,
     )
+
+    def member(self, k: int) -> ModelConfig:
+        """Ensemble member k's network: one model, its cell from `ensemble_cells` in turn."""
+        cells = self.ensemble_cells or (self.cell,)
+        return dataclasses.replace(
+            self, cell=cells[k % len(cells)], ensemble=1, ensemble_cells=None
+        )
 
 
 @dataclass(frozen=True)
@@ -359,6 +371,11 @@ class Config:
             raise RnnForecastError(f"model.dropout: {self.model.dropout} must be in [0, 1)")
         if not 0.0 <= self.train.ema < 1.0:
             raise RnnForecastError(f"train.ema: {self.train.ema} must be in [0, 1)")
+        for cell in self.model.ensemble_cells or ():
+            if cell not in CELL_CHOICES:
+                raise RnnForecastError(
+                    f"model.ensemble_cells: '{cell}' is not one of {', '.join(CELL_CHOICES)}"
+                )
         names = self.data.covariates
         twice = sorted({c for c in names if names.count(c) > 1})
         if twice:

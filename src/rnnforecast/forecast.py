@@ -43,7 +43,8 @@ def make_engine(art: Artifact, engine: str, device: str = "auto") -> Engine:
 def engine_for(
     cfg: ModelConfig, weights: dict[str, np.ndarray], engine: str, device: str = "auto"
 ) -> Engine:
-    """The named engine for a model or an ensemble (the median of its members' forecasts)."""
+    """The named engine for a model or an ensemble (the median of its members' forecasts,
+    each built with its own cell: `cfg.member(k)`)."""
     if engine == "numpy":
         if device.startswith("cuda"):
             raise RnnForecastError(
@@ -51,11 +52,11 @@ def engine_for(
             )
         from rnnforecast import engine_numpy
 
-        fns = [engine_numpy.make(cfg, w) for w in members(weights)]
+        fns = [engine_numpy.make(cfg.member(k), w) for k, w in enumerate(members(weights))]
     elif engine == "torch":
         from rnnforecast import engine_torch
 
-        fns = [engine_torch.make(cfg, w, device) for w in members(weights)]
+        fns = [engine_torch.make(cfg.member(k), w, device) for k, w in enumerate(members(weights))]
     else:
         raise RnnForecastError(f"--engine {engine}: not an engine; use auto, numpy or torch")
     if len(fns) == 1:

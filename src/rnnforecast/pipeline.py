@@ -294,9 +294,12 @@ def fit(
     )
     for k in range(len(done), cfg.model.ensemble):
         if cfg.model.ensemble > 1:
-            note(f"ensemble member {k + 1}/{cfg.model.ensemble} (seed {cfg.train.seed + k})")
+            cell = cfg.model.member(k).cell
+            note(f"ensemble member {k + 1}/{cfg.model.ensemble}: {cell}, seed {cfg.train.seed + k}")
         set_seed(cfg.train.seed + k)
-        model = Forecaster(cfg.model, w.lookback, w.horizon, values.shape[1], start_lag, n_future)
+        model = Forecaster(
+            cfg.model.member(k), w.lookback, w.horizon, values.shape[1], start_lag, n_future
+        )
         if start is not None:
             member = forecast.members(start.weights)[k]
             model.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in member.items()})
@@ -321,8 +324,19 @@ def fit(
     history = histories[0]  # history.csv and the summary follow the first member
     predict_fn = forecast.engine_for(cfg.model, weights, "torch", history.device)
     scores = _validation_scores(panel, seen, split, values, loc, scale, predict_fn, cfg)
-    if cfg.model.ensemble > 1:
+    if cfg.model.ensemble > 1:  # each member alone on the same windows: what the median adds
         scores["member_best_epochs"] = [h.best_epoch for h in histories]
+        scores["members"] = [
+            {
+                "cell": cfg.model.member(k).cell,
+                **_validation_scores(
+                    panel, seen, split, values, loc, scale,
+                    forecast.engine_for(cfg.model.member(k), part, "torch", history.device),
+                    cfg,
+                ).get("model", {}),
+            }
+            for k, part in enumerate(forecast.members(weights))
+        ]  # fmt: skip
     scores["best_epoch"] = history.best_epoch
     scores["stop_reason"] = history.stop_reason
     calibration = _calibrate(seen, split, values, predict_fn, cfg)
@@ -646,6 +660,7 @@ def info(model_dir: str | Path) -> dict[str, Any]:
         "layers": cfg.model.layers,
         "hidden_size": cfg.model.hidden_size,
         "ensemble": cfg.model.ensemble,
+        "member_cells": [cfg.model.member(k).cell for k in range(cfg.model.ensemble)],
         "layer_norm": cfg.model.layer_norm,
         "transform": cfg.data.transform,
         "parameters": int(sum(v.size for v in art.weights.values())),

@@ -78,7 +78,8 @@ class Reporter:
             return
         cfg, h = result.model.config, result.history
         m = cfg.model
-        shape = f"{m.cell} {m.layers}x{m.hidden_size}" + _extras(m.layer_norm, cfg.data.transform)
+        cells = ", ".join(dict.fromkeys(m.member(k).cell for k in range(m.ensemble)))
+        shape = f"{cells} {m.layers}x{m.hidden_size}" + _extras(m.layer_norm, cfg.data.transform)
         if m.ensemble > 1:
             shape += f", median of {m.ensemble} members (epochs: the first)"
         ended = "early stopping" if h.stop_reason == "early_stopping" else "epoch limit"
@@ -102,6 +103,12 @@ class Reporter:
             for metric in ("mae", "rmse", "smape", "mase"):
                 table.add_row(metric.upper(), *(_num(scores[n][metric]) for n in names))
             self.console.print(table)
+        if "members" in scores and "model" in scores:
+            alone = ", ".join(
+                f"{_num(s['mase'])} ({s['cell']})" for s in scores["members"] if "mase" in s
+            )
+            self.note(f"validation MASE of each member alone: {alone}; their median "
+                      f"{_num(scores['model']['mase'])}")  # fmt: skip
         for message in result.warnings:
             self.warn(message)
         self.note(f"model written to {result.model.path}")
@@ -120,7 +127,8 @@ class Reporter:
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold")
         table.add_column()
-        shape = f"{facts['cell']}, {facts['layers']} x {facts['hidden_size']} units"
+        cells = ", ".join(dict.fromkeys(facts.get("member_cells") or [facts["cell"]]))
+        shape = f"{cells}, {facts['layers']} x {facts['hidden_size']} units"
         shape += _extras(facts["layer_norm"], facts["transform"])
         if facts["ensemble"] > 1:
             shape += f", median of {facts['ensemble']} members"
