@@ -28,7 +28,9 @@ from rnnforecast.windows import Panel, apply_scaler, fit_scaler, gather, split_w
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"default": (1, 16), "large": (2, 256)}  # layers, hidden units
-EPOCHS = 3  # timed epochs, after one warm-up epoch
+EPOCHS = 3  # at least this many timed epochs, after one warm-up epoch
+MIN_SECONDS = 2.0  # and more, until the bare loop has run this long: small cells take ~0.1 s
+# an epoch, where timer noise alone moved the ratio by 0.15 between runs
 
 
 class Bare(nn.Module):
@@ -46,8 +48,9 @@ class Bare(nn.Module):
         return self.head(out[:, -1])  # [B, H]
 
 
-def bare_rate(cell, hidden, layers, x, y, batch_size) -> float:
-    """Windows per second of the bare loop over pre-made tensors x [W, T, F], y [W, H]."""
+def bare_rate(cell, hidden, layers, x, y, batch_size) -> tuple[float, int]:
+    """Windows per second of the bare loop over pre-made tensors x [W, T, F], y [W, H], and
+    the epochs it took to fill MIN_SECONDS (ours then runs as many)."""
     model = Bare(cell, x.shape[-1], hidden, layers, y.shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -61,18 +64,20 @@ def bare_rate(cell, hidden, layers, x, y, batch_size) -> float:
 
     epoch()  # warm-up
     started = time.perf_counter()
-    for _ in range(EPOCHS):
+    epochs = 0
+    while epochs < EPOCHS or time.perf_counter() - started < MIN_SECONDS:
         epoch()
-    return EPOCHS * len(x) / (time.perf_counter() - started)
+        epochs += 1
+    return epochs * len(x) / (time.perf_counter() - started), epochs
 
 
-def real_rate(cfg: Config, values: np.ndarray, split) -> float:
+def real_rate(cfg: Config, values: np.ndarray, split, epochs: int) -> float:
     """Windows per second of rnnforecast's training loop, from its per-epoch seconds."""
     w = cfg.window
     model = Forecaster(cfg.model, w.lookback, w.horizon, season=cfg.data.season)
     # an epoch of exactly every training window, as the bare loop runs
     n = len(split.train_starts)
-    cfg = cfg.with_overrides({"epochs": EPOCHS + 1, "patience": EPOCHS + 1, "epoch_size": n})
+    cfg = cfg.with_overrides({"epochs": epochs + 1, "patience": epochs + 1, "epoch_size": n})
     lines = []  # the per-epoch log line a cron run prints, formatted and kept
     with train.flush_denormals():
         history = train.fit(
@@ -80,7 +85,7 @@ def real_rate(cfg: Config, values: np.ndarray, split) -> float:
             on_epoch=lambda row: lines.append(f"epoch {row['epoch']} {row['train_loss']:.4f}"),
         )  # fmt: skip
     seconds = sum(row["seconds"] for row in history.rows[1:])  # the first epoch warms up
-    return EPOCHS * len(split.train_starts) / seconds
+    return epochs * len(split.train_starts) / seconds
 
 
 def main() -> None:
@@ -118,8 +123,8 @@ def main() -> None:
                     }
                 )
                 x = windows[:, : w.lookback, None].contiguous()  # [W, L, 1]
-                bare = bare_rate(cell, hidden, layers, x, y, batch_size)
-                ours = real_rate(cfg, values[:, None], split)
+                bare, epochs = bare_rate(cell, hidden, layers, x, y, batch_size)
+                ours = real_rate(cfg, values[:, None], split, epochs)
                 flag = "" if ours / bare >= 0.9 or math.isnan(ours) else "  < 0.9"
                 print(f"{cell:<5} {size:<8} {batch_size:>5} {bare:>10.0f} {ours:>10.0f} "
                       f"{ours / bare:>9.2f}{flag}")  # fmt: skip
