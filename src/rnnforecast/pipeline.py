@@ -252,6 +252,8 @@ def fit(
     tail = _tail(loaded.frame, panel, w.lookback + lost)  # differencing needs one more
     first_ds, last_ds = _first_last(loaded.frame, panel, 0), _first_last(loaded.frame, panel, -1)
     del loaded
+    if not cfg.model.calendar:  # only calendar features read every timestamp: free them
+        panel = dataclasses.replace(panel, times=None)
 
     seen = transforms.forward(panel, kind)  # the series as the scaler and the network see them
     split = split_windows(seen, w.lookback, w.horizon, w.val_size)

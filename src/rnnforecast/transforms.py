@@ -65,7 +65,7 @@ def forward(panel: Panel, kind: str) -> Panel:
         values=change[keep],
         offsets=(np.cumsum(lengths) - lengths).astype(np.int64),
         lengths=lengths,
-        times=panel.times[keep],
+        times=None if panel.times is None else panel.times[keep],
         covariates=None if panel.covariates is None else panel.covariates[keep],
     )
 

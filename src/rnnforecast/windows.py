@@ -23,7 +23,7 @@ class Panel:
     values: np.ndarray  # [N] float64, original units
     offsets: np.ndarray  # [S] int64
     lengths: np.ndarray  # [S] int64
-    times: np.ndarray  # [N] datetime64, the timestamp of every value
+    times: np.ndarray | None  # [N] datetime64 of every value; None once nothing reads them
     covariates: np.ndarray | None = None  # [N, C] float64, original units; None: no covariates
 
     @classmethod
@@ -52,7 +52,7 @@ class Panel:
             values=self.values[rows],
             offsets=_offsets(lengths),
             lengths=lengths,
-            times=self.times[rows],
+            times=None if self.times is None else self.times[rows],
             covariates=None if self.covariates is None else self.covariates[rows],
         )
 
@@ -149,11 +149,14 @@ def invert_scaler(y: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarr
 # --- windows ---------------------------------------------------------------------------------
 
 
-def window_ends(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (series, end) with lo[s] <= end <= hi[s]; `end` is exclusive and series-relative."""
+def window_ends(
+    lo: np.ndarray, hi: np.ndarray, dtype: type = np.int64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (series, end) with lo[s] <= end <= hi[s]; `end` is exclusive and series-relative.
+    `dtype` int32 halves the two [W] arrays where every index fits."""
     counts = np.maximum(hi - lo + 1, 0)
-    series = np.repeat(np.arange(len(lo)), counts)
-    ends = np.arange(counts.sum(), dtype=np.int64)  # then shifted in place: few [W] arrays
+    series = np.repeat(np.arange(len(lo), dtype=dtype), counts)
+    ends = np.arange(counts.sum(), dtype=dtype)  # then shifted in place: few [W] arrays
     ends += np.repeat(lo - (np.cumsum(counts) - counts), counts)
     return series, ends
 
@@ -163,7 +166,7 @@ class Split:
     """Window start indices into the panel for training and validation, and the series of
     each validation window (the training windows' series are not needed: [Wt] is ~N)."""
 
-    train_starts: np.ndarray  # [Wt] int64
+    train_starts: np.ndarray  # [Wt] int32 (int64 past 2^31 values)
     val_starts: np.ndarray  # [Wv] int64
     val_series: np.ndarray  # [Wv] int64
     n_fit: np.ndarray  # [S] points of each series before its validation part
@@ -174,7 +177,9 @@ def split_windows(panel: Panel, lookback: int, horizon: int, val_size: int) -> S
     windows have their whole horizon inside them (val_size - horizon + 1 per series)."""
     width = lookback + horizon
     n_fit = panel.lengths - val_size
-    tr_series, tr_ends = window_ends(np.full_like(n_fit, width), n_fit)
+    rows = int(panel.lengths.sum())
+    index = np.int32 if rows < 2**31 else np.int64  # a training window per value, about
+    tr_series, tr_ends = window_ends(np.full_like(n_fit, width), n_fit, index)
     if val_size:
         va_series, va_ends = window_ends(n_fit + horizon, panel.lengths)
         va_ends_ok = va_ends >= width
