@@ -131,6 +131,12 @@ def mean_over_seeds(runs: list[dict]) -> dict:
     }
 
 
+def parse_sets(items: list[str]) -> dict:
+    """`--set key=value` options as config overrides (values read as YAML); the benchmarks
+    beside this one take theirs the same way."""
+    return {key: yaml.safe_load(value) for key, _, value in (s.partition("=") for s in items)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -141,10 +147,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="comma-separated seeds; figures are their mean")
     ap.add_argument("--json", type=Path, default=OUT / "accuracy.json")
     args = ap.parse_args()
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = yaml.safe_load(value)
+    overrides = parse_sets(args.set)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
+from bench_accuracy import parse_sets
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO.parent / "shared" / "bench"
@@ -129,7 +129,7 @@ def main() -> None:
     if args.table:
         print(table([r for path in args.table for r in json.loads(path.read_text())["runs"]]))
         return
-    overrides = {k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)}
+    overrides = parse_sets(args.set)
     sys.path.insert(0, str(BENCH))
     import split
     import torch  # noqa: F401  imports are not timed

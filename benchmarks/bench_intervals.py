@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from bench_accuracy import parse_sets
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO.parent / "shared" / "bench"
@@ -141,10 +141,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=OUT / "intervals.json")
     args = ap.parse_args()
     levels = tuple(sorted({int(v) for v in args.levels.split(",")}))
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = yaml.safe_load(value)
+    overrides = parse_sets(args.set)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

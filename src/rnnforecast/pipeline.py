@@ -243,15 +243,18 @@ def fit(
             f"{plus} = {need} points (longest: {int(panel.lengths.max())}); lower --lookback or "
             "--horizon, or use --val-size 0"
         )
+    starts, lengths = panel.offsets[enough], panel.lengths[enough]  # kept series' rows in frame
     if not enough.all():
         names = ", ".join(map(str, panel.ids[~enough][:5]))
         note(f"skipped {int((~enough).sum())} series shorter than {need} points{plus}: {names}")
         panel = panel.select(enough)
     # what the model directory keeps of the frame; then drop it: `train` hands the frame
     # over, so this frees it before the network's working set is allocated
-    tail = _tail(loaded.frame, panel, w.lookback + lost)  # differencing needs one more
-    first_ds, last_ds = _first_last(loaded.frame, panel, 0), _first_last(loaded.frame, panel, -1)
-    del loaded
+    tail = _tail(loaded.frame, starts, lengths, w.lookback + lost)  # difference needs one more
+    times = loaded.frame["ds"]
+    first_ds = [forecast.format_time(t) for t in times.iloc[starts]]
+    last_ds = [forecast.format_time(t) for t in times.iloc[starts + lengths - 1]]
+    del loaded, times
     if not cfg.model.calendar:  # only calendar features read every timestamp: free them
         panel = dataclasses.replace(panel, times=None)
 
@@ -325,20 +328,16 @@ def fit(
     )
     history = histories[0]  # history.csv and the summary follow the first member
     predict_fn = forecast.engine_for(cfg.model, weights, "torch", history.device)
-    scores = _validation_scores(panel, seen, split, values, loc, scale, predict_fn, cfg)
-    if cfg.model.ensemble > 1:  # each member alone on the same windows: what the median adds
+    parts = forecast.members(weights) if cfg.model.ensemble > 1 else []
+    member_fns = [  # each member alone: what the median adds
+        forecast.engine_for(cfg.model.member(k), part, "torch", history.device)
+        for k, part in enumerate(parts)
+    ]
+    scores = _validation_scores(panel, seen, split, values, loc, scale, predict_fn, cfg, member_fns)
+    if parts:
         scores["member_best_epochs"] = [h.best_epoch for h in histories]
-        scores["members"] = [
-            {
-                "cell": cfg.model.member(k).cell,
-                **_validation_scores(
-                    panel, seen, split, values, loc, scale,
-                    forecast.engine_for(cfg.model.member(k), part, "torch", history.device),
-                    cfg,
-                ).get("model", {}),
-            }
-            for k, part in enumerate(forecast.members(weights))
-        ]  # fmt: skip
+        for k, member in enumerate(scores.get("members", [])):
+            member["cell"] = cfg.model.member(k).cell
     scores["best_epoch"] = history.best_epoch
     scores["stop_reason"] = history.stop_reason
     calibration = _calibrate(seen, split, values, predict_fn, cfg)
@@ -444,11 +443,12 @@ def _check_warm_start(start: artifact.Artifact, cfg: Config) -> None:
 
 
 def _validation_scores(
-    panel, seen, split, values, loc, scale, predict_fn, cfg: Config
+    panel, seen, split, values, loc, scale, predict_fn, cfg: Config, members=()
 ) -> dict[str, Any]:
     """MAE, RMSE, sMAPE and MASE on the validation windows, in original units, for the model
-    and for the naive and seasonal-naive forecasts of the same windows. `seen` is the
-    transformed panel the windows index; `panel` the original one."""
+    and for the naive and seasonal-naive forecasts of the same windows (and, under "members",
+    for each engine of `members`). `seen` is the transformed panel the windows index; `panel`
+    the original one."""
     if not len(split.val_starts):
         return {"validation_windows": 0}
     w = cfg.window
@@ -463,8 +463,11 @@ def _validation_scores(
     ahead = None
     if n_future:  # the future covariates over each window's horizon: the last channels
         ahead = gather(values, split.val_starts + w.lookback, w.horizon)[..., -n_future:]
-    f_seen = invert_scaler(predict_fn(scaled, ahead).astype(np.float64), loc[series], scale[series])
-    f_model = transforms.inverse(f_seen, x[:, -1], kind)  # [W, H] original units
+
+    def in_original_units(fn: forecast.Engine) -> np.ndarray:  # [W, H]
+        f_seen = invert_scaler(fn(scaled, ahead).astype(np.float64), loc[series], scale[series])
+        return transforms.inverse(f_seen, x[:, -1], kind)
+
     m = cfg.data.season
     lost = transforms.LOST[kind]
     mase_scales = np.array(
@@ -474,13 +477,17 @@ def _validation_scores(
         ]
     )
     forecasts = {
-        "model": f_model,
+        "model": in_original_units(predict_fn),
         "naive": metrics.naive(x, w.horizon),
         "seasonal_naive": metrics.seasonal_naive(x, w.horizon, m),
     }
     out: dict[str, Any] = {"validation_windows": int(len(series)), "season": m}
     for name, f in forecasts.items():
         out[name] = metrics.summarize(y, f, series, mase_scales)
+    if members:  # each ensemble member alone on the same windows
+        out["members"] = [
+            metrics.summarize(y, in_original_units(fn), series, mase_scales) for fn in members
+        ]
     return out
 
 
@@ -502,26 +509,14 @@ def _calibrate(seen, split, values, predict_fn, cfg: Config) -> dict[str, Any]:
     )
 
 
-def _tail(frame: pd.DataFrame, panel: Panel, lookback: int) -> pd.DataFrame:
-    """The last `lookback` rows of every kept series, for predict without data."""
-    starts, lengths = _kept_runs(frame, panel)
+def _tail(
+    frame: pd.DataFrame, starts: np.ndarray, lengths: np.ndarray, lookback: int
+) -> pd.DataFrame:
+    """The last `lookback` rows of the series whose rows in `frame` begin at `starts` [S]
+    and run `lengths` [S], for predict without data (picked by position: no frame copy)."""
     n = np.minimum(lengths, lookback)
     _, rows = window_ends(starts + lengths - n, starts + lengths - 1)  # the rows, in order
     return frame.iloc[rows].reset_index(drop=True)
-
-
-def _first_last(frame: pd.DataFrame, panel: Panel, which: int) -> list[str]:
-    starts, lengths = _kept_runs(frame, panel)
-    rows = starts if which == 0 else starts + lengths - 1
-    return [forecast.format_time(ts) for ts in frame["ds"].iloc[rows]]
-
-
-def _kept_runs(frame: pd.DataFrame, panel: Panel) -> tuple[np.ndarray, np.ndarray]:
-    """First row and length of each of `panel`'s series in `frame` (which may hold more):
-    picked by position from the frame's runs of ids, so the frame is never copied."""
-    full = Panel.from_frame(frame)
-    keep = np.isin(full.ids, panel.ids)
-    return full.offsets[keep], full.lengths[keep]
 
 
 def predict(
