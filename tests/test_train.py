@@ -89,6 +89,19 @@ def test_small_data_epochs_repeat_every_window_evenly():
     assert not torch.equal(order[:10], order[10:20])  # each pass reshuffled
 
 
+def test_large_data_epochs_draw_their_windows_from_all():
+    """An epoch shorter than the windows draws that many, from anywhere, differently each
+    epoch (without a permutation of them all)."""
+    import torch
+
+    idx = torch.arange(1000, 101_000)
+    generator = torch.Generator().manual_seed(0)
+    first, second = (train._epoch_order(idx, 4096, generator) for _ in range(2))
+    assert len(first) == 4096 and bool(((first >= 1000) & (first < 101_000)).all())
+    assert first.min() < 11_000 and first.max() > 90_000  # spread over the whole range
+    assert not torch.equal(first, second)
+
+
 def test_weight_average_changes_what_is_kept_not_how_it_trains():
     """The moving average is what validation judges and the model keeps; the optimiser's own
     path (the training loss) is the same with it or without it."""

@@ -11,7 +11,7 @@ from rnnforecast.config import ModelConfig
 from rnnforecast.model import Forecaster
 from rnnforecast.train import resolve_device
 
-BATCH = 1024  # windows per forward pass: bounds the [B, L, hidden] activations of many series
+BATCH = 256  # windows per forward pass: bounds the [L, B, gates] activations of many series
 
 
 def make(

@@ -29,6 +29,7 @@ from rnnforecast.windows import WINDOW_STD_FLOOR, Panel, gather, window_ends
 
 GRID = tuple(range(1, 100))  # levels stored: any whole percentage works at predict time
 MAX_WINDOWS = 20_000  # in-sample windows forecast for calibration: enough, and bounded work
+CHUNK = 2048  # windows forecast at once while calibrating
 MIN_ERRORS = 20  # in-sample errors a horizon step needs to get its own quantiles
 Engine = Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # [B, L, F], future -> [B, H]
 
@@ -52,13 +53,19 @@ def errors(
     """[W, H] forecast errors of the windows at `starts` in units of their input's spread;
     `values` [N, F] holds the scaled target in channel 0 and the `n_future` future
     covariates in the last channels. With `cumulate` (a model of differences) the errors
-    are those of the levels: step h's error is the sum of the changes' errors up to h."""
-    x = gather(values, starts, lookback)  # [W, L, F]
-    ahead = gather(values, starts + lookback, horizon)[..., -n_future:] if n_future else None
-    f = engine(x, ahead).astype(np.float64)  # [W, H]
-    y = gather(values[:, 0], starts + lookback, horizon).astype(np.float64)  # [W, H]
-    error = np.cumsum(y - f, axis=1) if cumulate else y - f
-    return error / spread(x[..., 0].astype(np.float64))[:, None]
+    are those of the levels: step h's error is the sum of the changes' errors up to h.
+    Taken CHUNK windows at a time, so the gathered inputs and float64 temporaries stay small
+    beside the data however many windows are asked for."""
+    parts = [np.empty((0, horizon))]
+    for b in range(0, len(starts), CHUNK):
+        at = starts[b : b + CHUNK]
+        x = gather(values, at, lookback)  # [w, L, F]
+        ahead = gather(values, at + lookback, horizon)[..., -n_future:] if n_future else None
+        f = engine(x, ahead).astype(np.float64)  # [w, H]
+        y = gather(values[:, 0], at + lookback, horizon).astype(np.float64)  # [w, H]
+        error = np.cumsum(y - f, axis=1) if cumulate else y - f
+        parts.append(error / spread(x[..., 0].astype(np.float64))[:, None])
+    return np.concatenate(parts)
 
 
 def late_windows(
@@ -86,9 +93,11 @@ def calibrate(in_sample: np.ndarray, late: np.ndarray, out_of_sample: np.ndarray
         for h in range(horizon)
     ]
     counted = sum(len(p) for p in pool)
-    everything = np.concatenate(pool)
-    # a step with too few errors of its own (a short series) borrows every step's
-    pool = [np.sort(p if len(p) >= MIN_ERRORS else everything) for p in pool]
+    if any(len(p) < MIN_ERRORS for p in pool):  # a step with too few errors of its own (a
+        everything = np.concatenate(pool)  # short series) borrows every step's
+        pool = [p if len(p) >= MIN_ERRORS else everything for p in pool]
+    for p in pool:
+        p.sort()  # in place: the pool's arrays are its own (a shared one sorts once, then again)
     mae = np.array([p.mean() for p in pool])  # [H] in-sample error per step
     seen = np.abs(late[out_of_sample]).sum()
     usual = np.broadcast_to(mae, late.shape)[out_of_sample].sum()

@@ -274,6 +274,10 @@ def fit(
         scaled, seen.times, cfg.data.freq, cfg.model.calendar, covariates
     )  # [N, F]
     n_future = len(cfg.data.future_covariates or ())
+    # the original values are read again only by validation scores: take their part now and
+    # free the [N] float64 arrays (and covariates) before the network's working set exists
+    truth = _validation_truth(panel, seen, split, cfg)
+    panel, seen = panel.layout(), seen.layout()
 
     from rnnforecast import train
     from rnnforecast.model import Forecaster
@@ -333,7 +337,7 @@ def fit(
         forecast.engine_for(cfg.model.member(k), part, "torch", history.device)
         for k, part in enumerate(parts)
     ]
-    scores = _validation_scores(panel, seen, split, values, loc, scale, predict_fn, cfg, member_fns)
+    scores = _validation_scores(truth, split, values, loc, scale, predict_fn, cfg, member_fns)
     if parts:
         scores["member_best_epochs"] = [h.best_epoch for h in histories]
         for k, member in enumerate(scores.get("members", [])):
@@ -442,22 +446,46 @@ def _check_warm_start(start: artifact.Artifact, cfg: Config) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Truth:
+    """What validation scores read in original units, taken before training so the original
+    values can be freed while the network trains: the validation windows' inputs and targets
+    [W, L] and [W, H], and each series' MASE scale [S]."""
+
+    x: np.ndarray
+    y: np.ndarray
+    mase_scales: np.ndarray
+
+
+def _validation_truth(panel: Panel, seen: Panel, split: Any, cfg: Config) -> _Truth:
+    """The validation windows in original units (`seen` is the transformed panel their starts
+    index, `panel` the original one), and the MASE scales of the series' training parts."""
+    w = cfg.window
+    kind = cfg.data.transform
+    starts = transforms.original_starts(split.val_starts, split.val_series, seen, panel, kind)
+    raw = gather(panel.values, starts, w.lookback + w.horizon)  # [W, L+H], the same times
+    lost = transforms.LOST[kind]
+    mase_scales = np.array(
+        [
+            metrics.mase_scale(panel.values[o : o + n + lost], cfg.data.season)
+            for o, n in zip(panel.offsets, split.n_fit, strict=True)
+        ]
+    )
+    return _Truth(x=raw[:, : w.lookback], y=raw[:, w.lookback :], mase_scales=mase_scales)
+
+
 def _validation_scores(
-    panel, seen, split, values, loc, scale, predict_fn, cfg: Config, members=()
+    truth: _Truth, split, values, loc, scale, predict_fn, cfg: Config, members=()
 ) -> dict[str, Any]:
     """MAE, RMSE, sMAPE and MASE on the validation windows, in original units, for the model
     and for the naive and seasonal-naive forecasts of the same windows (and, under "members",
-    for each engine of `members`). `seen` is the transformed panel the windows index; `panel`
-    the original one."""
+    for each engine of `members`)."""
     if not len(split.val_starts):
         return {"validation_windows": 0}
     w = cfg.window
     kind = cfg.data.transform
-    width = w.lookback + w.horizon
     series = split.val_series
-    starts = transforms.original_starts(split.val_starts, series, seen, panel, kind)
-    raw = gather(panel.values, starts, width)  # [W, L+H] original units, the same times
-    x, y = raw[:, : w.lookback], raw[:, w.lookback :]
+    x, y = truth.x, truth.y
     scaled = gather(values, split.val_starts, w.lookback)  # [W, L, F]
     n_future = len(cfg.data.future_covariates or ())
     ahead = None
@@ -469,13 +497,6 @@ def _validation_scores(
         return transforms.inverse(f_seen, x[:, -1], kind)
 
     m = cfg.data.season
-    lost = transforms.LOST[kind]
-    mase_scales = np.array(
-        [
-            metrics.mase_scale(panel.values[o : o + n + lost], m)
-            for o, n in zip(panel.offsets, split.n_fit, strict=True)
-        ]
-    )
     forecasts = {
         "model": in_original_units(predict_fn),
         "naive": metrics.naive(x, w.horizon),
@@ -483,10 +504,10 @@ def _validation_scores(
     }
     out: dict[str, Any] = {"validation_windows": int(len(series)), "season": m}
     for name, f in forecasts.items():
-        out[name] = metrics.summarize(y, f, series, mase_scales)
+        out[name] = metrics.summarize(y, f, series, truth.mase_scales)
     if members:  # each ensemble member alone on the same windows
         out["members"] = [
-            metrics.summarize(y, in_original_units(fn), series, mase_scales) for fn in members
+            metrics.summarize(y, in_original_units(fn), series, truth.mase_scales) for fn in members
         ]
     return out
 

@@ -236,9 +236,13 @@ def epoch_windows(n: int, cfg: TrainConfig) -> int:
 
 
 def _epoch_order(idx: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
-    """`size` window starts: whole shuffled passes over `idx`, the last one cut short."""
+    """`size` window starts: whole shuffled passes over `idx`, the last one cut short; from
+    more windows than an epoch takes, `size` drawn at random (a permutation of them all would
+    cost 8 bytes a window, as much as the data, to use a few batches of it)."""
     if not len(idx):
         return idx
+    if size < len(idx):
+        return idx[torch.randint(len(idx), (size,), generator=generator).to(idx.device)]
     passes = -(-size // len(idx))
     perms = [torch.randperm(len(idx), generator=generator) for _ in range(passes)]
     perm = perms[0] if passes == 1 else torch.cat(perms)  # one pass (the usual): no copy

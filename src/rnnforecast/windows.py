@@ -56,6 +56,17 @@ class Panel:
             covariates=None if self.covariates is None else self.covariates[rows],
         )
 
+    def layout(self) -> Panel:
+        """The series and where they lie, without their values: what window indexing reads,
+        so the values can be freed once copied into the network's inputs."""
+        return Panel(
+            ids=self.ids,
+            values=np.empty(0),
+            offsets=self.offsets,
+            lengths=self.lengths,
+            times=None,
+        )
+
     def series_of_rows(self) -> np.ndarray:
         """[N] the series index of every value."""
         return np.repeat(np.arange(len(self.ids)), self.lengths)
