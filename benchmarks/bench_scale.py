@@ -5,7 +5,8 @@
 
 For each synthetic hourly file of S series x T points (cached in benchmarks/out/), each step runs
 in a fresh process so its peak RSS is its own:
-  load     data.load vs plain pandas.read_csv of the same file (best of 2 each);
+  load     data.load (predict, evaluate) and data.load_compact (train: by chunks, into arrays)
+           vs plain pandas.read_csv of the same file (best of 2 each);
   train    load and pipeline.fit, as `rnnforecast train` runs them, for one epoch of a sample of
            the windows: windows/s (the epoch with its validation pass), the epoch time projected
            to all windows, and peak RSS against the raw float32 size;
@@ -83,12 +84,20 @@ def step_load(path: str) -> dict:
 
     read = best(lambda: pd.read_csv(path))
     load = best(lambda: data.load(path, DataConfig()))
-    return {"read_csv_s": read, "load_s": load, "ratio": load / read}
+    compact = best(lambda: data.load_compact(path, DataConfig()))
+    return {
+        "read_csv_s": read,
+        "load_s": load,
+        "ratio": load / read,
+        "compact_s": compact,
+        "compact_ratio": compact / read,
+    }
 
 
 def step_train(path: str) -> dict:
-    """What `rnnforecast train` does in memory: data.load, then pipeline.fit (windows, scaler,
-    the training loop, validation scores, the stored tail), for one epoch of SAMPLE windows."""
+    """What `rnnforecast train` does in memory: data.load_compact, then pipeline.fit (windows,
+    scaler, the training loop, validation scores, the stored tail), for one epoch of SAMPLE
+    windows."""
     import torch
 
     from rnnforecast import data, pipeline
@@ -98,7 +107,7 @@ def step_train(path: str) -> dict:
     base = rss_mb()
     cfg = Config().with_overrides({"epochs": 1, "epoch_size": SAMPLE})  # one pass of the sample
     started = time.perf_counter()
-    result = pipeline.fit(data.load(path, cfg.data), cfg)
+    result = pipeline.fit(data.load_compact(path, cfg.data), cfg)
     rate = SAMPLE / result.history.rows[0]["seconds"]  # the epoch, and its validation pass
     raw_mb = sum(result.model.series["length"]) * 4 / 2**20
     model_mb = sum(v.size for v in result.model.weights.values()) * 4 / 2**20
@@ -176,7 +185,8 @@ def main() -> None:
         print(f"{series} series x {points} points ({series * points:,} rows):")
         print(
             f"  load {load['load_s']:.2f} s vs read_csv {load['read_csv_s']:.2f} s: "
-            f"{load['ratio']:.2f}x"
+            f"{load['ratio']:.2f}x; by chunks, as train reads it: {load['compact_s']:.2f} s, "
+            f"{load['compact_ratio']:.2f}x"
         )
         print(
             f"  train {fit['windows_per_s']:.0f} windows/s; one epoch of "

@@ -99,7 +99,7 @@ def main() -> None:
     base = Config()
     loaded = data.load(args.data, base.data)
     panel = Panel.from_frame(loaded.frame)
-    base = pipeline.resolve(base, loaded, panel)
+    base = pipeline.resolve(base, loaded.schema, panel)
     w = base.window
     split = split_windows(panel, w.lookback, w.horizon, w.val_size)
     loc, scale = fit_scaler(panel, split.n_fit, w.scaler)

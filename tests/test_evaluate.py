@@ -52,7 +52,7 @@ def _loaded(frame: pd.DataFrame) -> Loaded:
 
 def _backtest(frame: pd.DataFrame, seen: list | None = None) -> evaluate.Backtest:
     cfg = pipeline.resolve(
-        TINY, _loaded(frame), Panel.from_frame(frame.groupby("unique_id").head(30))
+        TINY, _loaded(frame).schema, Panel.from_frame(frame.groupby("unique_id").head(30))
     )
 
     def fit(history: pd.DataFrame):
@@ -90,7 +90,7 @@ def test_no_refit_trains_once():
     frame = long_frame(n_series=1, n=60)
     calls = []
     cfg = pipeline.resolve(
-        TINY, _loaded(frame), Panel.from_frame(frame.groupby("unique_id").head(30))
+        TINY, _loaded(frame).schema, Panel.from_frame(frame.groupby("unique_id").head(30))
     )
 
     def fit(history):

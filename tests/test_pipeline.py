@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from conftest import long_frame
 
 from rnnforecast import data, forecast, pipeline
@@ -31,3 +32,21 @@ def test_stored_tail_and_dates_skip_short_series(tmp_path):
     assert series["first_ds"] == [forecast.format_time(t) for t in by_id["ds"].first()]
     assert series["last_ds"] == [forecast.format_time(t) for t in by_id["ds"].last()]
     assert series["length"] == by_id.size().tolist()
+
+
+@pytest.mark.parametrize(
+    ("freq", "tz"), [("MS", None), ("QS-OCT", None), ("W-SUN", None), ("h", None), ("h", "UTC")]
+)
+def test_tail_rebuilt_from_arrays_is_the_frame_tail(freq, tz):
+    """The tail is rebuilt from the series' values and last timestamps (the frame is gone by
+    then): the same rows, times stepping back by the frequency, covariates included."""
+    frame = long_frame(n_series=3, n=40, freq=freq)
+    frame["ds"] = frame["ds"].dt.tz_localize(tz) if tz else frame["ds"]
+    frame["temp"] = frame["y"] * 0.5 + 1
+    frame = frame[(frame["unique_id"] != "s1") | (frame.index % 40 >= 35)]  # s1: 5 points
+    schema = data.Schema("long", "ds", ("y",), "unique_id", freq)
+    loaded = data.Loaded(frame=frame.reset_index(drop=True), schema=schema, notes=(), source="t")
+    packed = data.compact(loaded, ("temp",))
+    tail = pipeline._tail(packed.panel, packed.last, freq, 12, ("temp",))
+    expected = loaded.frame.groupby("unique_id", sort=False).tail(12).reset_index(drop=True)
+    pd.testing.assert_frame_equal(tail, expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import FAST, long_frame
@@ -65,3 +66,45 @@ def test_errors_in_later_chunks_name_the_right_line(tmp_path):
     frame.to_csv(path, index=False)
     with pytest.raises(RnnForecastError, match="'oops' at line 35 is not a number"):
         list(data.load_chunks(path, DataConfig(freq="MS"), series=1, rows=6))
+
+
+@pytest.mark.parametrize("rows", [7, 60, 10_000])
+def test_training_reads_by_chunks_what_it_reads_whole(tmp_path, rows):
+    """Training's chunked reader gives the same series, values, dates, covariates and notes
+    as reading the file whole; a file whose series are scattered is read whole instead."""
+    frame = long_frame(n_series=6, n=30)
+    frame["temp"] = frame["y"] + 1.0
+    frame = frame.sample(frac=1.0, random_state=0).sort_values("unique_id", kind="stable")
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)  # grouped by series, shuffled in time: each is sorted
+    scattered = tmp_path / "s.csv"
+    pd.concat([frame.iloc[:20], frame.iloc[100:], frame.iloc[20:100]]).to_csv(
+        scattered, index=False
+    )
+    cfg = DataConfig(past_covariates=("temp",))
+    for source in (path, scattered):
+        whole = data.compact(data.load(source, cfg), ("temp",), times=True)
+        chunked = data.load_compact(source, cfg, times=True, rows=rows)
+        for name in ("ids", "values", "lengths", "offsets", "times", "covariates"):
+            np.testing.assert_array_equal(
+                getattr(chunked.panel, name), getattr(whole.panel, name), err_msg=name
+            )
+        pd.testing.assert_index_equal(chunked.first, whole.first)
+        pd.testing.assert_index_equal(chunked.last, whole.last)
+        assert chunked.schema == whole.schema
+        assert chunked.notes == whole.notes and len(whole.notes) == 1  # "sorted them by time"
+
+
+def test_chunks_after_the_first_keep_its_frequency(tmp_path):
+    """The frequency the first chunk finds holds for the rest: a later series on another grid
+    is refused, as it is when the file is read whole."""
+    monthly = long_frame(n_series=2, n=30)
+    weekly = long_frame(n_series=1, n=30, freq="W-SUN").assign(unique_id="s9")
+    path = tmp_path / "d.csv"
+    pd.concat([monthly, weekly]).to_csv(path, index=False)
+    for read in (
+        lambda: data.load(path, DataConfig()),
+        lambda: data.load_compact(path, DataConfig(), rows=20),
+    ):
+        with pytest.raises(RnnForecastError, match="series 's9'.*off the 'MS' grid"):
+            read()

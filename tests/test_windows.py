@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from rnnforecast.windows import (
     Panel,
@@ -143,7 +144,8 @@ def test_scaler_matches_numpy_per_series_for_any_fit_length():
 
 def test_windows_and_scaling_need_few_copies_of_the_data():
     """Peak memory per value (numpy reports its allocations to tracemalloc): splitting,
-    fitting and applying the scaler make a few [N] temporaries, not one per step."""
+    fitting and applying the scaler make at most one [N] temporary (int32 window starts);
+    the scaler's float64 ones are taken a block of series at a time."""
     import tracemalloc
 
     n, size = 200, 5_000  # 1M values, 8 MB of float64
@@ -151,9 +153,9 @@ def test_windows_and_scaling_need_few_copies_of_the_data():
     tracemalloc.start()
     try:
         for step, most in [
-            (lambda: split_windows(panel, 48, 24, 24), 3.2),  # [W] starts, [W] series: W ~ N
-            (lambda: fit_scaler(panel, panel.lengths - 24, "standard"), 1.5),  # was 5.1
-            (lambda: apply_scaler(panel, np.zeros(n), np.ones(n)), 2.5),  # was 3.0
+            (lambda: split_windows(panel, 48, 24, 24), 1.2),  # [W] int32 starts and a temp
+            (lambda: fit_scaler(panel, panel.lengths - 24, "standard"), 0.8),  # was 5.1, 1.5
+            (lambda: apply_scaler(panel, np.zeros(n), np.ones(n)), 1.5),  # [N] float32 + blocks
         ]:
             tracemalloc.reset_peak()
             base = tracemalloc.get_traced_memory()[0]
@@ -194,3 +196,23 @@ def test_covariates_are_scaled_per_series_on_the_training_part_only():
     np.testing.assert_allclose(scaled[:3, 0], (np.array([1, 3, 5]) - 3) / np.std([1, 3, 5]))
     kept = panel.select(np.array([False, True]))
     np.testing.assert_array_equal(kept.covariates, panel.covariates[5:])
+
+
+@pytest.mark.parametrize("block", [1, 7, 1000])
+def test_scaler_by_blocks_of_series_is_the_scaler_per_series(monkeypatch, block):
+    """Taking the scaler's temporaries a few series at a time changes no number: each
+    series' loc and scale are its own training part's mean and std, its values scaled by them."""
+    from rnnforecast import windows
+
+    rng = np.random.default_rng(0)
+    series = [rng.normal(10 * i, i + 1, size=n) for i, n in enumerate([5, 9, 4, 12, 6])]
+    panel = make_panel(*series)
+    n_fit = panel.lengths - 2
+    monkeypatch.setattr(windows, "BLOCK_ROWS", block)
+    loc, scale = fit_scaler(panel, n_fit, "standard")
+    scaled = apply_scaler(panel, loc, scale)
+    for i, y in enumerate(series):
+        assert loc[i] == pytest.approx(y[: n_fit[i]].mean(), rel=1e-12)
+        assert scale[i] == pytest.approx(y[: n_fit[i]].std(), rel=1e-12)
+        part = scaled[panel.offsets[i] : panel.offsets[i] + len(y)]
+        np.testing.assert_allclose(part, (y - loc[i]) / scale[i], rtol=1e-6)

@@ -7,6 +7,7 @@ Every error names the file and the column, line or series at fault and says what
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 import warnings
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import pandas as pd
 
 from rnnforecast.config import DataConfig
 from rnnforecast.errors import RnnForecastError
+from rnnforecast.windows import Panel
 
 TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime")
 ID_NAME = "unique_id"
@@ -26,6 +28,10 @@ TARGET_NAME = "y"
 KEY_COLUMNS = ("unique_id", "ds", "y", "_line")  # the long frame's own columns
 _SNIFF_BYTES = 64 * 1024
 _ISO_DATE = re.compile(r"\s*\d{4}-\d\d")  # how an ISO 8601 date begins: 2024-01
+# rows read at a time when training loads a long file by chunks: read_csv holds ~50 bytes a
+# row while parsing, so a whole 10M-row file peaks near 0.5 GB; 200k rows cost ~10 MB and
+# parse as fast (measured in benchmarks/bench_scale.py)
+CHUNK_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,84 @@ class Loaded:
     # with future covariates: the rows after each series' last observed y (unique_id, ds, the
     # future covariates), sorted; their values over the horizon are what predict needs
     future: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class Compact:
+    """Loaded series as arrays, without the frame: the values end to end (a Panel), each
+    series' first and last timestamp; what training reads, at ~8 bytes a value instead of
+    the frame's ~30 (ids, timestamps and line numbers per row)."""
+
+    panel: Panel  # times only when asked for (calendar features read them)
+    first: pd.DatetimeIndex  # [S]
+    last: pd.DatetimeIndex  # [S]
+    schema: Schema
+    notes: tuple[str, ...]
+    source: str
+    future: pd.DataFrame | None = None  # as in Loaded
+
+
+def compact(loaded: Loaded, covariates: tuple[str, ...] = (), times: bool = False) -> Compact:
+    """A loaded frame as arrays (with every timestamp under `times`)."""
+    panel = Panel.from_frame(loaded.frame, covariates)
+    ds = pd.DatetimeIndex(loaded.frame["ds"])
+    if not times:
+        panel = dataclasses.replace(panel, times=None)
+    return Compact(
+        panel=panel,
+        first=ds[panel.offsets],
+        last=ds[panel.offsets + panel.lengths - 1],
+        schema=loaded.schema,
+        notes=loaded.notes,
+        source=loaded.source,
+        future=loaded.future,
+    )
+
+
+def load_compact(
+    path: str | Path, cfg: DataConfig, times: bool = False, rows: int = CHUNK_ROWS
+) -> Compact:
+    """`load` then `compact`, reading a long file `rows` lines at a time so that neither the
+    parser's text nor a frame of the whole file is ever held; the result is the same. A file
+    whose series' rows are not together (or without an id column) is read whole, as is one
+    a chunk finds fault with: the error the whole file gives is the one to report."""
+    path = Path(path)
+    options, _ = _csv_options(path, cfg.id_col or ID_NAME, cfg.time_col)
+    if not options["dtype"]:  # no id column in the header: one or several wide series
+        return compact(load(path, cfg), cfg.covariates, times)
+    try:
+        chunks = load_chunks(path, cfg, 0, rows=rows)
+        parts = [compact(part, cfg.covariates, times) for part in chunks]
+    except RnnForecastError:  # scattered series (a chunk's may have looked gappy), or bad
+        return compact(load(path, cfg), cfg.covariates, times)  # data: the whole file says
+    return _joined(parts)
+
+
+def _joined(parts: list[Compact]) -> Compact:
+    """The chunks' series end to end, as one."""
+    panels = [p.panel for p in parts]
+    lengths = np.concatenate([p.lengths for p in panels])
+    panel = Panel(
+        ids=np.concatenate([p.ids for p in panels]),
+        values=np.concatenate([p.values for p in panels]),
+        offsets=(np.cumsum(lengths) - lengths).astype(np.int64),
+        lengths=lengths,
+        times=None if panels[0].times is None else np.concatenate([p.times for p in panels]),
+        covariates=(
+            None if panels[0].covariates is None
+            else np.concatenate([p.covariates for p in panels])
+        ),
+    )  # fmt: skip
+    futures = [p.future for p in parts if p.future is not None]
+    return Compact(
+        panel=panel,
+        first=parts[0].first.append([p.first for p in parts[1:]]),
+        last=parts[0].last.append([p.last for p in parts[1:]]),
+        schema=parts[0].schema,
+        notes=tuple(dict.fromkeys(n for p in parts for n in p.notes)),
+        source=parts[0].source,
+        future=pd.concat(futures, ignore_index=True) if futures else None,
+    )
 
 
 def load(path: str | Path, cfg: DataConfig, model: str | None = None) -> Loaded:
@@ -92,9 +176,11 @@ def prepare(
 def load_chunks(
     path: str | Path, cfg: DataConfig, series: int, model: str | None = None, rows: int = 500_000
 ) -> Iterator[Loaded]:
-    """Yield a long file's series whole, about `series` at a time, reading `rows` lines at a
-    time, so memory is bounded by the chunk and not by the file. The rows of each series must
-    be together in the file (as `sort -t, -k1,1` or any export by series leaves them)."""
+    """Yield a long file's series whole, about `series` at a time (0: every series complete
+    in the rows read so far), reading `rows` lines at a time, so memory is bounded by the
+    chunk and not by the file. The rows of each series must be together in the file (as
+    `sort -t, -k1,1` or any export by series leaves them). The columns and frequency found
+    in the first chunk hold for the others."""
     path = Path(path)
     id_col = cfg.id_col or ID_NAME
     options, notes = _csv_options(path, id_col, cfg.time_col)
@@ -104,20 +190,38 @@ def load_chunks(
         if id_col not in block.columns:
             raise RnnForecastError(f"{path}: no id column '{id_col}', needed to read it by chunks")
         waiting = block if waiting is None else pd.concat([waiting, block])
-        starts = _series_starts(waiting[id_col], handed_out, path)
-        while len(starts) > series:  # `series` whole series, and the next one has begun
-            chunk, waiting = waiting.iloc[: starts[series]], waiting.iloc[starts[series] :]
-            starts = starts[series:] - starts[series]
-            handed_out.update(chunk[id_col].astype(str))
-            yield prepare(chunk, cfg, path, model, notes)
+        starts, heads = _series_starts(waiting[id_col], handed_out, path)
+        while len(starts) > max(series, 1):  # whole series, and the next one has begun
+            take = series or len(starts) - 1
+            chunk, waiting = waiting.iloc[: starts[take]], waiting.iloc[starts[take] :]
+            starts = starts[take:] - starts[take]
+            handed_out.update(heads[:take])
+            heads = heads[take:]
+            part = prepare(chunk, cfg, path, model, notes)
+            yield part
+            cfg = _pinned(cfg, part.schema)
             notes = []
     if waiting is not None:
         yield prepare(waiting, cfg, path, model, notes)
 
 
-def _series_starts(ids: pd.Series, handed_out: set[str], path: Path) -> np.ndarray:
-    """Positions where each series' run of rows begins; a series that appears again after
-    its run ended (in these rows, or in a chunk already handed out) cannot be read by chunks."""
+def _pinned(cfg: DataConfig, schema: Schema) -> DataConfig:
+    """`cfg` with the columns and frequency a first chunk settled, for the chunks after it."""
+    return dataclasses.replace(
+        cfg,
+        time_col=schema.time_col,
+        target=schema.target,
+        id_col=schema.id_col,
+        freq=cfg.freq or schema.freq,
+    )
+
+
+def _series_starts(
+    ids: pd.Series, handed_out: set[str], path: Path
+) -> tuple[np.ndarray, list[str]]:
+    """Positions where each series' run of rows begins, and its id; a series that appears
+    again after its run ended (in these rows, or in a chunk already handed out) cannot be
+    read by chunks."""
     ids = ids.astype(str)
     first = ids.ne(ids.shift()).to_numpy()
     runs = ids[first]
@@ -128,7 +232,7 @@ def _series_starts(ids: pd.Series, handed_out: set[str], path: Path) -> np.ndarr
             "by chunks the rows of each series must be together: sort the file by id, or pass "
             "--chunk-size 0 to read it whole"
         )
-    return np.flatnonzero(first)
+    return np.flatnonzero(first), runs.tolist()
 
 
 def _csv_options(path: Path, id_col: str, time_col: str | None) -> tuple[dict, list[str]]:

@@ -69,16 +69,18 @@ def errors(
 
 
 def late_windows(
-    panel: Panel, n_fit: np.ndarray, lookback: int, horizon: int
+    panel: Panel, n_fit: np.ndarray, lookback: int, horizon: int, limit: int = MAX_WINDOWS
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows whose horizon reaches past each series' first `n_fit` points (the training
-    part): their starts [W] and which of their steps are out of sample [W, H]. With the
-    default validation of one horizon, a series has H of them; the last is its validation
-    window, and step h is out of sample in h of them."""
+    part): their starts [W] and which of their steps are out of sample [W, H]; an even
+    sample of at most about `limit` of them. With the default validation of one horizon, a
+    series has H of them; the last is its validation window, and step h is out of sample in
+    h of them."""
     width = lookback + horizon
     series, ends = window_ends(n_fit + 1, panel.lengths)
     keep = ends >= width
-    series, ends = series[keep], ends[keep]
+    every = max(1, int(keep.sum()) // limit)
+    series, ends = series[keep][::every], ends[keep][::every]
     target = ends[:, None] - horizon + np.arange(horizon)  # [W, H] series-relative
     return panel.offsets[series] + ends - width, target >= n_fit[series][:, None]
 

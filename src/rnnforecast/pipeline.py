@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,12 +92,11 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def resolve(cfg: Config, loaded: data.Loaded, panel: Panel, reserve: int = 0) -> Config:
-    """Fill every unset setting from the data (`panel`, its series): detected columns,
-    frequency, season, transform, horizon, lookback and validation size, so the saved config
-    alone can rebuild the run. `reserve` points per series are kept back (a backtest's folds)
-    when fitting the default lookback."""
-    schema = loaded.schema
+def resolve(cfg: Config, schema: data.Schema, panel: Panel, reserve: int = 0) -> Config:
+    """Fill every unset setting from the data (`panel`, its series, read as `schema` says):
+    detected columns, frequency, season, transform, horizon, lookback and validation size, so
+    the saved config alone can rebuild the run. `reserve` points per series are kept back (a
+    backtest's folds) when fitting the default lookback."""
     season = cfg.data.season or data.season_length(schema.freq)
     kind = cfg.data.transform
     if kind == "auto":
@@ -164,10 +164,10 @@ def train(
         writer = distributed.rank() == 0
         lock = fsutil.locked(out, wait, on_note) if writer else contextlib.nullcontext()
         with lock:
-            try:  # the loaded frame is not kept here: fit frees it once windowed
+            try:  # the loaded series are not kept here: fit frees them once windowed
                 result = fit(
-                    data.load(data_path, cfg.data), cfg, on_note, on_epoch, start,
-                    checkpoint if resume else None,
+                    data.load_compact(data_path, cfg.data, times=cfg.model.calendar), cfg,
+                    on_note, on_epoch, start, checkpoint if resume else None,
                 )  # fmt: skip
             except Interrupted as stop:
                 if writer:
@@ -191,15 +191,16 @@ def checkpoint_path(out: str | Path) -> Path:
 
 
 def fit(
-    loaded: data.Loaded,
+    loaded: data.Loaded | data.Compact,
     cfg: Config,
     on_note: Notify | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     start: artifact.Artifact | None = None,
     resume: Path | None = None,
 ) -> TrainResult:
-    """Train a model on loaded data; the result holds the model in memory, unsaved.
-    `resume` is a checkpoint of an interrupted run of the same data and settings."""
+    """Train a model on loaded data (a frame is made compact first); the result holds the
+    model in memory, unsaved. `resume` is a checkpoint of an interrupted run of the same data
+    and settings."""
     import torch
 
     from rnnforecast import distributed
@@ -219,9 +220,11 @@ def fit(
             f"{len(loaded.future)} rows after the last observed y of their series hold future "
             "covariates only; they are for predict, not trained on"
         )
-    panel = Panel.from_frame(loaded.frame, cfg.data.covariates)
+    if isinstance(loaded, data.Loaded):
+        loaded = data.compact(loaded, cfg.data.covariates, times=cfg.model.calendar)
+    panel = loaded.panel
     asked = cfg.data.transform
-    cfg = resolve(cfg, loaded, panel)
+    cfg = resolve(cfg, loaded.schema, panel)
     w = cfg.window
     kind = cfg.data.transform
     note(
@@ -243,20 +246,16 @@ def fit(
             f"{plus} = {need} points (longest: {int(panel.lengths.max())}); lower --lookback or "
             "--horizon, or use --val-size 0"
         )
-    starts, lengths = panel.offsets[enough], panel.lengths[enough]  # kept series' rows in frame
+    first, last = loaded.first, loaded.last
     if not enough.all():
         names = ", ".join(map(str, panel.ids[~enough][:5]))
         note(f"skipped {int((~enough).sum())} series shorter than {need} points{plus}: {names}")
-        panel = panel.select(enough)
-    # what the model directory keeps of the frame; then drop it: `train` hands the frame
-    # over, so this frees it before the network's working set is allocated
-    tail = _tail(loaded.frame, starts, lengths, w.lookback + lost)  # difference needs one more
-    times = loaded.frame["ds"]
-    first_ds = [forecast.format_time(t) for t in times.iloc[starts]]
-    last_ds = [forecast.format_time(t) for t in times.iloc[starts + lengths - 1]]
-    del loaded, times
-    if not cfg.model.calendar:  # only calendar features read every timestamp: free them
-        panel = dataclasses.replace(panel, times=None)
+        panel, first, last = panel.select(enough), first[enough], last[enough]
+    del loaded  # `train` hands the series over: what follows frees them once windowed
+    # what the model directory keeps of the data: a difference needs one more point
+    tail = _tail(panel, last, cfg.data.freq, w.lookback + lost, cfg.data.covariates)
+    first_ds = [forecast.format_time(t) for t in first]
+    last_ds = [forecast.format_time(t) for t in last]
 
     seen = transforms.forward(panel, kind)  # the series as the scaler and the network see them
     split = split_windows(seen, w.lookback, w.horizon, w.val_size)
@@ -518,8 +517,6 @@ def _calibrate(seen, split, values, predict_fn, cfg: Config) -> dict[str, Any]:
     `seen` is the (transformed) panel the windows index."""
     w = cfg.window
     late, out_of_sample = intervals.late_windows(seen, split.n_fit, w.lookback, w.horizon)
-    every = max(1, len(late) // intervals.MAX_WINDOWS)
-    late, out_of_sample = late[::every], out_of_sample[::every]
     train = split.train_starts[:: max(1, len(split.train_starts) // intervals.MAX_WINDOWS)]
     n_future = len(cfg.data.future_covariates or ())
     cumulate = cfg.data.transform == "difference"  # its errors add up along the horizon
@@ -531,13 +528,33 @@ def _calibrate(seen, split, values, predict_fn, cfg: Config) -> dict[str, Any]:
 
 
 def _tail(
-    frame: pd.DataFrame, starts: np.ndarray, lengths: np.ndarray, lookback: int
+    panel: Panel, last: pd.DatetimeIndex, freq: str, lookback: int, covariates: tuple[str, ...]
 ) -> pd.DataFrame:
-    """The last `lookback` rows of the series whose rows in `frame` begin at `starts` [S]
-    and run `lengths` [S], for predict without data (picked by position: no frame copy)."""
-    n = np.minimum(lengths, lookback)
-    _, rows = window_ends(starts + lengths - n, starts + lengths - 1)  # the rows, in order
-    return frame.iloc[rows].reset_index(drop=True)
+    """The last `lookback` rows of every series (unique_id, ds, y, covariates), for predict
+    without data; their times step back from each series' last one by `freq` (a loaded series
+    lies on its frequency's grid)."""
+    n = np.minimum(panel.lengths, lookback)
+    ends = panel.offsets + panel.lengths
+    _, rows = window_ends(ends - n, ends - 1)  # the rows, in order
+    series = np.repeat(np.arange(len(n)), n)  # [R]
+    back = (ends - 1)[series] - rows  # [R] steps before the series' last
+    offset = pd.tseries.frequencies.to_offset(freq)
+    where, times = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-vectorised offsets (months...) warn of speed
+        for k in np.unique(back):  # one vector shift per step back: lookback of them
+            at = np.flatnonzero(back == k)
+            where.append(at)
+            times.append(last[series[at]] - k * offset)
+    ds = times[0].append(times[1:])[np.argsort(np.concatenate(where), kind="stable")]
+    return pd.DataFrame(
+        {
+            "unique_id": panel.ids[series],
+            "ds": ds,
+            "y": panel.values[rows],
+            **{name: panel.covariates[rows, c] for c, name in enumerate(covariates)},
+        }
+    )
 
 
 def predict(
@@ -639,9 +656,9 @@ def backtest(
     folds, step, refit = cfg.evaluate.folds, cfg.evaluate.step, cfg.evaluate.refit
     loaded = data.load(data_path, cfg.data)
     panel = Panel.from_frame(loaded.frame)
-    horizon = resolve(cfg, loaded, panel).window.horizon
+    horizon = resolve(cfg, loaded.schema, panel).window.horizon
     step = step or horizon
-    cfg = resolve(cfg, loaded, panel, reserve=horizon + step * (folds - 1))
+    cfg = resolve(cfg, loaded.schema, panel, reserve=horizon + step * (folds - 1))
     fold = iter(range(1, folds + 1))
 
     def fit_fold(history: pd.DataFrame) -> artifact.Artifact:

@@ -89,6 +89,19 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- scaling: fit / apply / invert ---------------------------------------------------------
 
 
+BLOCK_ROWS = 1 << 18  # rows per block of the scaler's float64 temporaries (2 MB each)
+
+
+def _blocks(lengths: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of whole series [s0, s1) of about BLOCK_ROWS values each (one long series alone),
+    so per-value temporaries are taken a block at a time, not for all N values at once."""
+    rows = BLOCK_ROWS
+    ends = np.cumsum(lengths)
+    cuts = np.unique(np.searchsorted(ends, np.arange(rows, ends[-1] if len(ends) else 0, rows)))
+    bounds = [0, *(cuts + 1).tolist(), len(lengths)]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
 def fit_scaler(
     panel: Panel, n_fit: np.ndarray, kind: str, values: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -105,10 +118,14 @@ def fit_scaler(
     used = np.clip(n_fit, 0, panel.lengths)  # the first `used[i]` values of series i
     counts = np.maximum(used, 1).astype(np.float64)
     loc = _segment_sums(values, panel.offsets, used) / counts
-    dev = np.repeat(loc, panel.lengths)  # [N], then (value - loc)^2 in place: one temporary
-    np.subtract(values, dev, out=dev)
-    dev *= dev
-    var = _segment_sums(dev, panel.offsets, used) / counts
+    var = np.empty(n_series)
+    for a, b in _blocks(panel.lengths):  # (value - loc)^2 a block of series at a time
+        first = panel.offsets[a]
+        rows = slice(first, panel.offsets[b - 1] + panel.lengths[b - 1])
+        dev = np.repeat(loc[a:b], panel.lengths[a:b])
+        np.subtract(values[rows], dev, out=dev)
+        dev *= dev
+        var[a:b] = _segment_sums(dev, panel.offsets[a:b] - first, used[a:b]) / counts[a:b]
     scale = np.sqrt(var)
     scale[~(scale > 1e-8 * np.maximum(np.abs(loc), 1.0))] = 1.0
     return loc, scale
@@ -128,12 +145,15 @@ def _segment_sums(x: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.n
 
 
 def apply_scaler(panel: Panel, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """[N] scaled values of every series, float32 for the network (computed in float64, in
-    place, so only one [N] float64 temporary besides the divisor)."""
-    out = np.repeat(loc, panel.lengths)
-    np.subtract(panel.values, out, out=out)
-    out /= np.repeat(scale, panel.lengths)
-    return out.astype(np.float32)
+    """[N] scaled values of every series, float32 for the network (computed in float64 a
+    block of series at a time, so the temporaries stay small beside the data)."""
+    out = np.empty(len(panel.values), np.float32)
+    for a, b in _blocks(panel.lengths):
+        rows = slice(panel.offsets[a], panel.offsets[b - 1] + panel.lengths[b - 1])
+        shifted = panel.values[rows] - np.repeat(loc[a:b], panel.lengths[a:b])
+        shifted /= np.repeat(scale[a:b], panel.lengths[a:b])
+        out[rows] = shifted
+    return out
 
 
 def fit_covariate_scaler(
@@ -190,16 +210,17 @@ def split_windows(panel: Panel, lookback: int, horizon: int, val_size: int) -> S
     n_fit = panel.lengths - val_size
     rows = int(panel.lengths.sum())
     index = np.int32 if rows < 2**31 else np.int64  # a training window per value, about
-    tr_series, tr_ends = window_ends(np.full_like(n_fit, width), n_fit, index)
+    counts = np.maximum(n_fit - width + 1, 0)  # series i's start at offsets[i] + 0, 1, ...
+    train_starts = np.arange(counts.sum(), dtype=index)  # then shifted in place: one [W] temp
+    train_starts += np.repeat((panel.offsets - (np.cumsum(counts) - counts)).astype(index), counts)
     if val_size:
         va_series, va_ends = window_ends(n_fit + horizon, panel.lengths)
         va_ends_ok = va_ends >= width
         va_series, va_ends = va_series[va_ends_ok], va_ends[va_ends_ok]
     else:
         va_series, va_ends = np.empty(0, np.int64), np.empty(0, np.int64)
-    tr_ends += panel.offsets[tr_series] - width  # in place: the starts of the windows
     return Split(
-        train_starts=tr_ends,
+        train_starts=train_starts,
         val_starts=panel.offsets[va_series] + va_ends - width,
         val_series=va_series,
         n_fit=n_fit,
