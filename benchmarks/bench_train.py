@@ -104,7 +104,8 @@ def main() -> None:
     split = split_windows(panel, w.lookback, w.horizon, w.val_size)
     loc, scale = fit_scaler(panel, split.n_fit, w.scaler)
     values = apply_scaler(panel, loc, scale)
-    windows = torch.from_numpy(gather(values, split.train_starts, w.lookback + w.horizon))
+    starts = np.asarray(split.train_starts)
+    windows = torch.from_numpy(gather(values, starts, w.lookback + w.horizon))
     y = windows[:, w.lookback :].contiguous()
     print(f"{args.data.name}: {len(split.train_starts)} training windows, lookback {w.lookback}, "
           f"horizon {w.horizon}, torch threads {torch.get_num_threads()}")  # fmt: skip

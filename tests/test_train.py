@@ -9,6 +9,7 @@ from conftest import long_frame
 from rnnforecast import pipeline, train
 from rnnforecast.config import Config
 from rnnforecast.data import Loaded, Schema
+from rnnforecast.windows import Starts
 
 SMALL = {"hidden_size": 8, "layers": 2, "horizon": 6, "batch_size": 16, "patience": 100}
 
@@ -82,7 +83,7 @@ def test_small_data_epochs_repeat_every_window_evenly():
     """An epoch over few windows makes whole shuffled passes: each window comes up as often."""
     import torch
 
-    idx = torch.arange(100, 110)
+    idx = Starts.runs(np.array([100]), np.array([10]))  # windows starting at 100..109
     order = train._epoch_order(idx, 35, torch.Generator().manual_seed(0))
     counts = torch.bincount(order - 100, minlength=10)
     assert len(order) == 35 and counts.min() >= 3 and counts.max() <= 4
@@ -94,7 +95,7 @@ def test_large_data_epochs_draw_their_windows_from_all():
     epoch (without a permutation of them all)."""
     import torch
 
-    idx = torch.arange(1000, 101_000)
+    idx = Starts.runs(np.array([1000, 50_000]), np.array([49_000, 51_000]))  # 1000..100_999
     generator = torch.Generator().manual_seed(0)
     first, second = (train._epoch_order(idx, 4096, generator) for _ in range(2))
     assert len(first) == 4096 and bool(((first >= 1000) & (first < 101_000)).all())

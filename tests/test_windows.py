@@ -43,9 +43,9 @@ def test_split_windows_by_hand():
     # training windows end (exclusive) at 5..8, i.e. start at 0..3; validation window starts at 5
     panel = make_panel(list(range(10)))
     split = split_windows(panel, lookback=3, horizon=2, val_size=2)
-    assert split.train_starts.tolist() == [0, 1, 2, 3]
+    assert np.asarray(split.train_starts).tolist() == [0, 1, 2, 3]
     assert split.val_starts.tolist() == [5]
-    windows = gather(panel.values, split.train_starts, 5)
+    windows = gather(panel.values, np.asarray(split.train_starts), 5)
     assert windows.tolist() == [[0, 1, 2, 3, 4], [1, 2, 3, 4, 5], [2, 3, 4, 5, 6], [3, 4, 5, 6, 7]]
     val = gather(panel.values, split.val_starts, 5)
     assert val.tolist() == [[5, 6, 7, 8, 9]]  # its horizon (8, 9) is exactly the held-out part
@@ -54,8 +54,9 @@ def test_split_windows_by_hand():
 def test_split_windows_across_series_never_mix():
     panel = make_panel(list(range(6)), list(range(100, 108)))
     split = split_windows(panel, lookback=2, horizon=1, val_size=1)
-    windows = gather(panel.values, split.train_starts, 3)
-    series = np.searchsorted(panel.offsets, split.train_starts, side="right") - 1
+    starts = np.asarray(split.train_starts)
+    windows = gather(panel.values, starts, 3)
+    series = np.searchsorted(panel.offsets, starts, side="right") - 1
     for w, s in zip(windows, series, strict=True):
         assert (w >= 100).all() == (s == 1)
         assert np.all(np.diff(w) == 1)  # consecutive points of one series
@@ -74,7 +75,7 @@ def test_no_validation():
     panel = make_panel(list(range(10)))
     split = split_windows(panel, lookback=3, horizon=2, val_size=0)
     assert len(split.val_starts) == 0
-    assert split.train_starts.tolist() == [0, 1, 2, 3, 4, 5]
+    assert np.asarray(split.train_starts).tolist() == [0, 1, 2, 3, 4, 5]
 
 
 def test_scaler_round_trip_is_exact():
@@ -216,3 +217,16 @@ def test_scaler_by_blocks_of_series_is_the_scaler_per_series(monkeypatch, block)
         assert scale[i] == pytest.approx(y[: n_fit[i]].std(), rel=1e-12)
         part = scaled[panel.offsets[i] : panel.offsets[i] + len(y)]
         np.testing.assert_allclose(part, (y - loc[i]) / scale[i], rtol=1e-6)
+
+
+def test_training_starts_are_computed_not_stored():
+    """The training windows' starts are two [S] arrays however many windows there are, and
+    give, position by position, the starts of every window of every series in order."""
+    panel = make_panel(list(range(6)), list(range(100, 102)), list(range(200, 210)))
+    split = split_windows(panel, lookback=2, horizon=1, val_size=1)
+    expected = [0, 1, 2] + [] + [8, 9, 10, 11, 12, 13, 14]  # the 2-point series has none
+    starts = split.train_starts
+    assert len(starts) == len(expected) and np.asarray(starts).tolist() == expected
+    assert starts[np.array([6, 0, 3])].tolist() == [expected[6], expected[0], expected[3]]
+    assert starts[::4].tolist() == expected[::4]
+    assert starts.shift.shape == starts.ends.shape == (3,)

@@ -221,18 +221,25 @@ def _series_starts(
 ) -> tuple[np.ndarray, list[str]]:
     """Positions where each series' run of rows begins, and its id; a series that appears
     again after its run ended (in these rows, or in a chunk already handed out) cannot be
-    read by chunks."""
-    ids = ids.astype(str)
-    first = ids.ne(ids.shift()).to_numpy()
-    runs = ids[first]
-    again = runs[runs.duplicated() | runs.isin(handed_out)]
-    if len(again):
+    read by chunks. Numpy compares the ids: pandas' string comparison is ~8x slower."""
+    values = ids.to_numpy(dtype=object)
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = values[1:] != values[:-1]
+    starts = np.flatnonzero(first)
+    if pd.isna(values[starts]).any():  # NaN != NaN: name them as str() does, equal, and again
+        values = np.where(pd.isna(values), "nan", values)
+        first[1:] = values[1:] != values[:-1]
+        starts = np.flatnonzero(first)
+    heads = [str(v) for v in values[starts]]
+    again = pd.Series(heads).duplicated().to_numpy() | [h in handed_out for h in heads]
+    if again.any():
+        i = int(again.argmax())
         raise RnnForecastError(
-            f"{path}: series '{again.iloc[0]}' appears again at line {again.index[0] + 2}; to read "
-            "by chunks the rows of each series must be together: sort the file by id, or pass "
-            "--chunk-size 0 to read it whole"
+            f"{path}: series '{heads[i]}' appears again at line {ids.index[starts[i]] + 2}; to "
+            "read by chunks the rows of each series must be together: sort the file by id, or "
+            "pass --chunk-size 0 to read it whole"
         )
-    return np.flatnonzero(first), runs.tolist()
+    return starts, heads
 
 
 def _csv_options(path: Path, id_col: str, time_col: str | None) -> tuple[dict, list[str]]:
@@ -268,7 +275,8 @@ def _csv_options(path: Path, id_col: str, time_col: str | None) -> tuple[dict, l
     options = {
         "sep": sep,
         "encoding": encoding,
-        "dtype": {id_col: str} if id_col in header else None,
+        # ids as text, object dtype: pandas 3's str dtype reads a 10M-row file ~0.5 s slower
+        "dtype": {id_col: object} if id_col in header else None,
         "skipinitialspace": True,
         "index_col": False,  # a row longer than the header must not become an index
     }

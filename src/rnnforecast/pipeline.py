@@ -418,7 +418,8 @@ def _fingerprint(cfg: Config, values: np.ndarray, split: Any, processes: int) ->
     """SHA-256 of the settings, the exact training data and the number of processes, to match
     a checkpoint to its run."""
     digest = hashlib.sha256(f"{processes}\n{cfg.to_yaml()}".encode())
-    for array in (values, split.train_starts, split.val_starts):
+    starts = split.train_starts
+    for array in (values, starts.shift, starts.ends, split.val_starts):
         digest.update(np.ascontiguousarray(array))  # its buffer: the bytes, without a copy
     return digest.hexdigest()
 

@@ -23,6 +23,7 @@ from rnnforecast import distributed
 from rnnforecast.config import TrainConfig
 from rnnforecast.errors import ExitCode, RnnForecastError
 from rnnforecast.fsutil import atomic_write
+from rnnforecast.windows import Starts
 
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mae": F.l1_loss,
@@ -94,7 +95,7 @@ class Interrupted(RnnForecastError):
 def fit(
     model: nn.Module,
     values: np.ndarray,
-    train_starts: np.ndarray,
+    train_starts: Starts,
     val_starts: np.ndarray,
     lookback: int,
     cfg: TrainConfig,
@@ -128,11 +129,10 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     batch_size = max(1, cfg.batch_size // distributed.world())  # cfg.batch_size is global
     series = torch.as_tensor(values, device=device)  # [N, F]
     windows = series.unfold(0, lookback + model.head.out_features, 1)  # [N-W+1, F, W], a view
-    train_idx = torch.as_tensor(train_starts, device=device)
     val_idx = torch.as_tensor(val_starts, device=device)
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg.lr, cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
-    size = epoch_windows(len(train_idx), cfg)
+    size = epoch_windows(len(train_starts), cfg)
     steps_per_epoch = -(-(size // distributed.world()) // batch_size)
     schedule = _Schedule(optimizer, cfg, steps_per_epoch)
     watched = _watched(model)  # recurrent weights per layer, and the head: gradient health
@@ -149,7 +149,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         started = time.perf_counter()
         model.train()
         if run.order is None:  # a resumed run first finishes the epoch it stopped in
-            run.order = _epoch_order(train_idx, size, generator)
+            run.order = _epoch_order(train_starts, size, generator).to(device)
             run.loss_sum = torch.zeros((), device=device)  # on device: no sync per step
             run.grad_sum = torch.zeros(2 + len(watched), device=device)
             run.grad_max = torch.zeros((), device=device)
@@ -235,18 +235,20 @@ def epoch_windows(n: int, cfg: TrainConfig) -> int:
     return min(max(n, 8 * cfg.batch_size), 64 * cfg.batch_size) if n else 0
 
 
-def _epoch_order(idx: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
-    """`size` window starts: whole shuffled passes over `idx`, the last one cut short; from
-    more windows than an epoch takes, `size` drawn at random (a permutation of them all would
-    cost 8 bytes a window, as much as the data, to use a few batches of it)."""
-    if not len(idx):
-        return idx
-    if size < len(idx):
-        return idx[torch.randint(len(idx), (size,), generator=generator).to(idx.device)]
-    passes = -(-size // len(idx))
-    perms = [torch.randperm(len(idx), generator=generator) for _ in range(passes)]
-    perm = perms[0] if passes == 1 else torch.cat(perms)  # one pass (the usual): no copy
-    return idx[perm[:size].to(idx.device)]
+def _epoch_order(starts: Starts, size: int, generator: torch.Generator) -> torch.Tensor:
+    """`size` window starts: whole shuffled passes over `starts`, the last one cut short;
+    from more windows than an epoch takes, `size` drawn at random (a permutation of them all
+    would cost 8 bytes a window, as much as the data, to use a few batches of it)."""
+    n = len(starts)
+    if not n:
+        return torch.empty(0, dtype=torch.int64)
+    if size < n:
+        picks = torch.randint(n, (size,), generator=generator)
+    else:
+        passes = -(-size // n)
+        perms = [torch.randperm(n, generator=generator) for _ in range(passes)]
+        picks = (perms[0] if passes == 1 else torch.cat(perms))[:size]
+    return torch.from_numpy(starts[picks.numpy()])
 
 
 @dataclass

@@ -8,6 +8,7 @@ module is torch-free so that baselines, evaluation and the numpy engine share it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -193,11 +194,38 @@ def window_ends(
 
 
 @dataclass(frozen=True)
+class Starts:
+    """Window start indices in runs, one per series (series i: shift[i] + k for the k-th
+    window overall, while k < ends[i]), kept as two [S] arrays instead of one index per
+    window (there are about as many training windows as values). Indexed like the array it
+    stands for: starts[positions] or starts[::k]; np.asarray(starts) makes every one."""
+
+    shift: np.ndarray  # [S] int64: start minus position, within series i's run
+    ends: np.ndarray  # [S] int64: cumulative window counts (the run of i ends there)
+
+    @classmethod
+    def runs(cls, first: np.ndarray, counts: np.ndarray) -> Starts:
+        """Series i's windows start at first[i], first[i] + 1, ... (counts[i] of them)."""
+        ends = np.cumsum(counts).astype(np.int64)
+        return cls(shift=(first - (ends - counts)).astype(np.int64), ends=ends)
+
+    def __len__(self) -> int:
+        return int(self.ends[-1]) if len(self.ends) else 0
+
+    def __getitem__(self, at: slice | np.ndarray) -> np.ndarray:
+        k = np.arange(*at.indices(len(self))) if isinstance(at, slice) else np.asarray(at)
+        return k + self.shift[np.searchsorted(self.ends, k, side="right")]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self[:] if dtype is None else self[:].astype(dtype)
+
+
+@dataclass(frozen=True)
 class Split:
     """Window start indices into the panel for training and validation, and the series of
-    each validation window (the training windows' series are not needed: [Wt] is ~N)."""
+    each validation window."""
 
-    train_starts: np.ndarray  # [Wt] int32 (int64 past 2^31 values)
+    train_starts: Starts  # [Wt] ~N of them, so computed when asked, not stored
     val_starts: np.ndarray  # [Wv] int64
     val_series: np.ndarray  # [Wv] int64
     n_fit: np.ndarray  # [S] points of each series before its validation part
@@ -208,11 +236,6 @@ def split_windows(panel: Panel, lookback: int, horizon: int, val_size: int) -> S
     windows have their whole horizon inside them (val_size - horizon + 1 per series)."""
     width = lookback + horizon
     n_fit = panel.lengths - val_size
-    rows = int(panel.lengths.sum())
-    index = np.int32 if rows < 2**31 else np.int64  # a training window per value, about
-    counts = np.maximum(n_fit - width + 1, 0)  # series i's start at offsets[i] + 0, 1, ...
-    train_starts = np.arange(counts.sum(), dtype=index)  # then shifted in place: one [W] temp
-    train_starts += np.repeat((panel.offsets - (np.cumsum(counts) - counts)).astype(index), counts)
     if val_size:
         va_series, va_ends = window_ends(n_fit + horizon, panel.lengths)
         va_ends_ok = va_ends >= width
@@ -220,7 +243,7 @@ def split_windows(panel: Panel, lookback: int, horizon: int, val_size: int) -> S
     else:
         va_series, va_ends = np.empty(0, np.int64), np.empty(0, np.int64)
     return Split(
-        train_starts=train_starts,
+        train_starts=Starts.runs(panel.offsets, np.maximum(n_fit - width + 1, 0)),
         val_starts=panel.offsets[va_series] + va_ends - width,
         val_series=va_series,
         n_fit=n_fit,
