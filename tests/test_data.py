@@ -115,6 +115,8 @@ def test_gaps_do_not_stop_frequency_inference(tmp_path):
         ("a,b\nx,1\n", "no time column found"),
         ("ds,date,y\n2020-01-01,2020-01-01,1\n", "several time columns (ds, date)"),
         ("ds,y\n", "has a header but no data rows"),
+        ("unique_id,ds,y\na,2020-01-01,1\n,2020-01-02,2\n,2020-01-03,3\n", "empty id at line 3"),
+        ("unique_id,ds,y\n,2020-01-01,1\na,2020-01-01,2\n", "empty id at line 2"),
     ],
 )
 def test_errors_name_the_place(tmp_path, text, message):
