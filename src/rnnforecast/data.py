@@ -205,6 +205,12 @@ def load_chunks(
         yield prepare(waiting, cfg, path, model, notes)
 
 
+def _run_starts(ids: np.ndarray) -> np.ndarray:
+    """Where each run of equal neighbouring ids begins (an empty id, NaN, equals nothing, so
+    it always begins one)."""
+    return np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+
+
 def _pinned(cfg: DataConfig, schema: Schema) -> DataConfig:
     """`cfg` with the columns and frequency a first chunk settled, for the chunks after it."""
     return dataclasses.replace(
@@ -223,13 +229,10 @@ def _series_starts(
     again after its run ended (in these rows, or in a chunk already handed out) cannot be
     read by chunks. Numpy compares the ids: pandas' string comparison is ~8x slower."""
     values = ids.to_numpy(dtype=object)
-    first = np.ones(len(values), dtype=bool)
-    first[1:] = values[1:] != values[:-1]
-    starts = np.flatnonzero(first)
+    starts = _run_starts(values)
     if pd.isna(values[starts]).any():  # NaN != NaN: name them as str() does, equal, and again
         values = np.where(pd.isna(values), "nan", values)
-        first[1:] = values[1:] != values[:-1]
-        starts = np.flatnonzero(first)
+        starts = _run_starts(values)
     heads = [str(v) for v in values[starts]]
     again = pd.Series(heads).duplicated().to_numpy() | [h in handed_out for h in heads]
     if again.any():
@@ -462,9 +465,9 @@ def _to_long(
     """One row per observation with its CSV line; several targets are stacked in order, each
     with the same covariate columns."""
     line = (raw.index + 2).to_numpy()  # the index counts data rows; the header is line 1
-    if id_col:  # an empty id (NaN) equals nothing, so it begins a run of equal ids: the
-        ids = raw[id_col].to_numpy()  # runs' first rows find it, 3x faster than isna on all
-        heads = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    if id_col:  # an empty id begins a run: the runs' first rows find it, 3x faster than
+        ids = raw[id_col].to_numpy()  # isna over every id
+        heads = _run_starts(ids)
         missing = pd.isna(ids[heads])
         if missing.any():
             at = int(line[heads[missing.argmax()]])

@@ -93,14 +93,19 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 BLOCK_ROWS = 1 << 18  # rows per block of the scaler's float64 temporaries (2 MB each)
 
 
-def _blocks(lengths: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of whole series [s0, s1) of about BLOCK_ROWS values each (one long series alone),
-    so per-value temporaries are taken a block at a time, not for all N values at once."""
+def _blocks(panel: Panel) -> list[tuple[int, int, slice]]:
+    """Runs of whole series [s0, s1) of about BLOCK_ROWS values each (one long series alone)
+    and the rows they hold, so per-value temporaries are taken a block at a time, not for all
+    N values at once."""
     rows = BLOCK_ROWS
-    ends = np.cumsum(lengths)
+    ends = np.cumsum(panel.lengths)
     cuts = np.unique(np.searchsorted(ends, np.arange(rows, ends[-1] if len(ends) else 0, rows)))
-    bounds = [0, *(cuts + 1).tolist(), len(lengths)]
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    bounds = [0, *(cuts + 1).tolist(), len(panel.lengths)]
+    return [
+        (a, b, slice(panel.offsets[a], ends[b - 1]))
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        if b > a
+    ]
 
 
 def fit_scaler(
@@ -120,13 +125,11 @@ def fit_scaler(
     counts = np.maximum(used, 1).astype(np.float64)
     loc = _segment_sums(values, panel.offsets, used) / counts
     var = np.empty(n_series)
-    for a, b in _blocks(panel.lengths):  # (value - loc)^2 a block of series at a time
-        first = panel.offsets[a]
-        rows = slice(first, panel.offsets[b - 1] + panel.lengths[b - 1])
+    for a, b, rows in _blocks(panel):  # (value - loc)^2 a block of series at a time
         dev = np.repeat(loc[a:b], panel.lengths[a:b])
         np.subtract(values[rows], dev, out=dev)
         dev *= dev
-        var[a:b] = _segment_sums(dev, panel.offsets[a:b] - first, used[a:b]) / counts[a:b]
+        var[a:b] = _segment_sums(dev, panel.offsets[a:b] - rows.start, used[a:b]) / counts[a:b]
     scale = np.sqrt(var)
     scale[~(scale > 1e-8 * np.maximum(np.abs(loc), 1.0))] = 1.0
     return loc, scale
@@ -149,8 +152,7 @@ def apply_scaler(panel: Panel, loc: np.ndarray, scale: np.ndarray) -> np.ndarray
     """[N] scaled values of every series, float32 for the network (computed in float64 a
     block of series at a time, so the temporaries stay small beside the data)."""
     out = np.empty(len(panel.values), np.float32)
-    for a, b in _blocks(panel.lengths):
-        rows = slice(panel.offsets[a], panel.offsets[b - 1] + panel.lengths[b - 1])
+    for a, b, rows in _blocks(panel):
         shifted = panel.values[rows] - np.repeat(loc[a:b], panel.lengths[a:b])
         shifted /= np.repeat(scale[a:b], panel.lengths[a:b])
         out[rows] = shifted
