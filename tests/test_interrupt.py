@@ -76,13 +76,14 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path, long_csv):
 
 def test_an_ensemble_resumes_in_its_second_member(tmp_path, long_csv):
     """Stopped while its second member trains, an ensemble keeps the finished first member in
-    the checkpoint, and --resume ends with the same weights as an uninterrupted run."""
+    the checkpoint, --resume continues the second and trains the third from its start, and
+    ends with the same weights as an uninterrupted run."""
     stopped = tmp_path / "stopped"
-    proc = run(long_csv, "-o", stopped, "--ensemble", "2")
+    proc = run(long_csv, "-o", stopped, "--ensemble", "3")
     seen, second = [], False
     for line in proc.stderr:
         seen.append(line)
-        second = second or line.startswith("ensemble member 2/2")
+        second = second or line.startswith("ensemble member 2/3")
         if second and line.startswith("epoch 2/"):
             proc.send_signal(signal.SIGTERM)
             break
@@ -90,12 +91,14 @@ def test_an_ensemble_resumes_in_its_second_member(tmp_path, long_csv):
     proc.wait(timeout=60)
     assert proc.returncode == 130, "".join(seen)
 
-    resumed = run(long_csv, "-o", stopped, "--ensemble", "2", "--resume")
+    resumed = run(long_csv, "-o", stopped, "--ensemble", "3", "--resume")
     printed = resumed.stderr.read()
     resumed.wait(timeout=120)
     assert resumed.returncode == 0, printed
-    assert "ensemble member 1/2" not in printed  # the first member is not trained again
-    straight = run(long_csv, "-o", tmp_path / "straight", "--ensemble", "2")
+    assert "ensemble member 1/3" not in printed  # the first member is not trained again
+    third = printed[printed.index("ensemble member 3/3") :]
+    assert third.splitlines()[1].startswith("epoch 1/")  # not the checkpoint's epoch
+    straight = run(long_csv, "-o", tmp_path / "straight", "--ensemble", "3")
     straight.wait(timeout=120)
     assert straight.returncode == 0
     for name in ("weights.safetensors", "metrics.json"):

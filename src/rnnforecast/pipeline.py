@@ -300,7 +300,8 @@ def fit(
     histories = (
         [train.History(**h) for h in state.get("histories", [])] if state is not None else []
     )
-    for k in range(len(done), cfg.model.ensemble):
+    resumed = len(done)  # the member a checkpoint stopped in: the only one it continues
+    for k in range(resumed, cfg.model.ensemble):
         if cfg.model.ensemble > 1:
             cell = cfg.model.member(k).cell
             note(f"ensemble member {k + 1}/{cfg.model.ensemble}: {cell}, seed {cfg.train.seed + k}")
@@ -317,7 +318,7 @@ def fit(
                 histories.append(
                     train.fit(
                         model, values, split.train_starts, split.val_starts, w.lookback,
-                        member_cfg, on_epoch, state if k == len(done) else None,
+                        member_cfg, on_epoch, state if k == resumed else None,
                     )
                 )  # fmt: skip
         except train.Interrupted as stop:
