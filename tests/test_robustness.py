@@ -43,6 +43,9 @@ BAD_FILES = {
         b"ds,y\n2020-01-01T00:00+01:00,1\n2020-01-02T00:00+02:00,2\n2020-01-03T00:00+01:00,3\n",
         "mixes time zones",
     ),
+    "zones_in_detection": (  # dateutil reads ';2000' as an offset: the sample mixes zones
+        b"y\n2000-01-01\n2000-01-01;2000-01-01\n", "cannot tell the target column"
+    ),
     "duplicate": (b"ds,y\n2020-01-01,1\n2020-01-02,2\n2020-01-02,3\n", "duplicate time"),
     "gap": (b"ds,y\n" + b"".join(b"2020-01-%02d,%d\n" % (d, d) for d in range(1, 13) if d != 8),
             "has a gap after 2020-01-07"),

@@ -441,7 +441,10 @@ def _looks_like_dates(col: pd.Series) -> bool:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+        try:
+            parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+        except ValueError:  # mixed time zones raise even when coercing: dates all the same
+            parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
     return bool(parsed.notna().mean() >= 0.9)
 
 
