@@ -25,6 +25,25 @@ EXAMPLES = REPO / "examples" / "data"
 FAST = ["--transform", "none", "--hidden-size", "8", "--layers", "1", "--epochs", "3", "--quiet"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _single_models():
+    """Tests train one model where the default would train an ensemble on their small data:
+    they check behaviour, which one member shows at a third of the time. A test that asks for
+    `default_ensemble` sees the real default."""
+    from rnnforecast import pipeline
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "SMALL_ENSEMBLE", 1)
+        yield
+
+
+@pytest.fixture
+def default_ensemble(monkeypatch):
+    from rnnforecast import config, pipeline
+
+    monkeypatch.setattr(pipeline, "SMALL_ENSEMBLE", config.SMALL_ENSEMBLE)
+
+
 def seasonal(n: int, period: int = 12, trend: float = 0.05, noise: float = 0.1, seed: int = 0):
     """A clean seasonal series with a gentle trend: easy to beat seasonal naive on."""
     rng = np.random.default_rng(seed)

@@ -209,14 +209,16 @@ def test_calendar_inputs_train_and_forecast(tmp_path):
     np.testing.assert_allclose(frames[2]["y_hat"], frames[0]["y_hat"], rtol=1e-5)
 
 
-def test_ensemble_forecasts_the_median_of_its_members(tmp_path, long_csv):
+def test_ensemble_forecasts_the_median_of_its_members(tmp_path, long_csv, default_ensemble):
+    """Small data gets 3 members by default; the forecast is their median, in both engines."""
     from rnnforecast import artifact, engine_numpy, forecast
     from rnnforecast.windows import Panel, apply_scaler, gather, last_starts
 
     model = tmp_path / "m"
-    result = invoke("train", long_csv, "--out", model, "--ensemble", "3", *FAST)
+    result = invoke("train", long_csv, "--out", model, *FAST)
     assert result.exit_code == 0, result.output
     art = artifact.load(model)
+    assert art.config.model.ensemble == 3  # written as the effective setting
     parts = forecast.members(art.weights)
     assert len(parts) == 3 and set(parts[0]) == set(parts[1]) == set(parts[2])
     assert not np.allclose(parts[0]["head.weight"], parts[1]["head.weight"])  # other seeds

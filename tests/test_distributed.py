@@ -14,7 +14,19 @@ from typer.testing import CliRunner
 from rnnforecast import artifact
 from rnnforecast.cli import app
 
-ARGS = ["--epochs", "4", "--hidden-size", "16", "--batch-size", "64", "--seed", "3", "-q"]
+ARGS = [
+    "--epochs",
+    "4",
+    "--hidden-size",
+    "16",
+    "--batch-size",
+    "64",
+    "--seed",
+    "3",
+    "--ensemble",
+    "1",
+    "-q",
+]
 
 
 def test_two_processes_match_one(tmp_path):

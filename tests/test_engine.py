@@ -92,6 +92,19 @@ def test_linear_skip_starts_as_seasonal_naive():
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_linear_skip_starts_as_a_profile_of_seasons():
+    """With seasons = 2 the untrained model forecasts the mean of the last two seasons, moved to
+    the last season's level, whatever the window's scale."""
+    cfg = ModelConfig(cell="gru", hidden_size=8, skip="linear")
+    model = Forecaster(cfg, lookback=12, horizon=6, season=4, seasons=2)
+    x = np.random.default_rng(4).standard_normal((3, 12, 1)).astype(np.float32) * 5 + 20
+    with torch.no_grad():
+        got = model(torch.from_numpy(x)).numpy()
+    two = (x[:, -8:-4, 0] + x[:, -4:, 0]) / 2
+    shifted = two - two.mean(1, keepdims=True) + x[:, -4:, 0].mean(1, keepdims=True)
+    np.testing.assert_allclose(got, shifted[:, [0, 1, 2, 3, 0, 1]], rtol=1e-5)
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_numpy_matches_torch_with_calendar_inputs(cell):
     """Extra input channels (calendar features) are read as they are; only channel 0, the

@@ -51,3 +51,26 @@ def test_tail_rebuilt_from_arrays_is_the_frame_tail(freq, tz):
     tail = pipeline._tail(packed.panel, packed.last, freq, 12, ("temp",))
     expected = loaded.frame.groupby("unique_id", sort=False).tail(12).reset_index(drop=True)
     pd.testing.assert_frame_equal(tail, expected)
+
+
+def _resolved(n_series: int, n: int, **model) -> Config:
+    frame = long_frame(n_series=n_series, n=n)
+    schema = data.Schema(layout="long", time_col="ds", target=("y",), id_col="unique_id", freq="MS")
+    cfg = Config.load(None, {"transform": "none", **model})
+    return pipeline.resolve(cfg, schema, data.Panel.from_frame(frame))
+
+
+def test_small_data_gets_an_ensemble_by_default(default_ensemble):
+    """Unset, the ensemble is 3 members when training windows x lookback is under
+    SMALL_DATA (members are cheap there, and seeds disagree most), one model above it; a
+    size the user gives is kept."""
+    from rnnforecast.config import SMALL_DATA
+
+    small = _resolved(3, 60)  # lookback 36, horizon 12, validation 12: 1 window a series
+    assert small.model.ensemble == 3
+    # 3 * (n - 12 - 36 - 12 + 1) windows of lookback 36 cross SMALL_DATA between n and n + 1
+    n = SMALL_DATA // (3 * 36) + 59
+    assert _resolved(3, n).model.ensemble == 3
+    assert _resolved(3, n + 1).model.ensemble == 1
+    assert _resolved(3, 60, ensemble=1).model.ensemble == 1
+    assert _resolved(3, n + 1, ensemble=5).model.ensemble == 5

@@ -217,12 +217,12 @@ def test_skip_start_on_differences():
     t = np.arange(400)
     seasonal = np.diff(10 * np.sin(2 * np.pi * t / 12) + 0.1 * t)  # the season dominates
     starts = np.arange(0, 400 - 1 - 30)
-    lag = pipeline._skip_start(seasonal, starts, 24, 6, 12, "difference", "window")
-    assert lag == 12
+    start = pipeline._skip_start(seasonal, starts, 24, 6, 12, "difference", "window")
+    assert start == (12, 1)
     noise = np.random.default_rng(0).normal(0, 1, 399)  # a random walk's steps: no season
-    assert pipeline._skip_start(noise, starts, 24, 6, 12, "difference", "window") == 0
-    assert pipeline._skip_start(noise, starts, 24, 6, 1, "difference", "window") == 0
-    assert pipeline._skip_start(noise, starts, 24, 6, 1, "none", "window") == 1
+    assert pipeline._skip_start(noise, starts, 24, 6, 12, "difference", "window") == (0, 1)
+    assert pipeline._skip_start(noise, starts, 24, 6, 1, "difference", "window") == (0, 1)
+    assert pipeline._skip_start(noise, starts, 24, 6, 1, "none", "window") == (1, 1)
 
 
 def test_warm_start_keeps_the_transform(tmp_path, long_csv):

@@ -32,6 +32,8 @@ PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 OPTIMIZER_CHOICES = ("adam", "adamw", "sgd")
 SCHEDULE_CHOICES = ("none", "plateau", "cosine", "onecycle")
 ENGINE_CHOICES = ("auto", "numpy", "torch")
+SMALL_DATA = 200_000  # training windows x lookback: below it, an ensemble by default
+SMALL_ENSEMBLE = 3  # members then: the median of 3 halves nottem's seed spread, 5 adds little
 SIZE_LIMIT = 100_000  # longest lookback or horizon: beyond it a window cannot fit in memory
 
 
@@ -148,9 +150,11 @@ class ModelConfig:
         "also feed each input step's place in the day, week and year (sine/cosine pairs, "
         "chosen by the frequency)",
     )
-    ensemble: int = _opt(
-        1,
-        "members trained with seeds seed, seed+1...; the forecast is their median",
+    ensemble: int | None = _opt(
+        None,
+        "members trained with seeds seed, seed+1...; the forecast is their median; unset: "
+        f"{SMALL_ENSEMBLE} on small data (training windows x lookback under {SMALL_DATA:,}: "
+        "members take seconds there, and seeds disagree most), else 1",
         minimum=1,
         maximum=100,
     )
@@ -161,8 +165,9 @@ class ModelConfig:
     )
     skip: str = _opt(
         "linear",
-        "linear: add a linear map of the input window to the output, starting as seasonal "
-        "naive (or naive, where that fits the training windows better)",
+        "linear: add a linear map of the input window to the output, starting as the simple "
+        "forecast that fits the training windows best: naive, seasonal naive, or the mean "
+        "profile of the last k seasons at the last season's level",
         choices=SKIP_CHOICES,
     )
 

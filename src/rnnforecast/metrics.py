@@ -22,6 +22,7 @@ __all__ = [
     "seasonal_naive",
     "drift",
     "window_mean",
+    "profile_map",
     "BASELINES",
     "summarize",
 ]
@@ -106,6 +107,24 @@ def drift(x: np.ndarray, horizon: int, m: int = 1) -> np.ndarray:
 def window_mean(x: np.ndarray, horizon: int, m: int = 1) -> np.ndarray:
     """The mean of the input window, repeated."""
     return np.repeat(x.mean(axis=1, keepdims=True), horizon, axis=1)
+
+
+def profile_map(lookback: int, horizon: int, m: int, seasons: int = 1) -> np.ndarray:
+    """[H, L] linear map from an input window to a forecast: the mean of the window's last
+    `seasons` seasons of period m, shifted to the last season's mean. Averaging seasons halves
+    the noise of one season's values; the shift keeps the current level when it moves. One
+    season is seasonal naive, m = 1 naive (m > L too), m = 0 a zero map."""
+    weights = np.zeros((horizon, lookback))
+    if m == 0:
+        return weights
+    m = m if m <= lookback else 1
+    seasons = max(1, min(seasons, lookback // m))
+    steps = np.arange(horizon)
+    for j in range(1, seasons + 1):  # step h repeats position h % m of season j back
+        weights[steps, lookback - j * m + steps % m] += 1.0 / seasons
+    weights[:, lookback - seasons * m :] -= 1.0 / (seasons * m)  # the profile's own mean...
+    weights[:, lookback - m :] += 1.0 / m  # ...replaced by the last season's
+    return weights
 
 
 BASELINES = {

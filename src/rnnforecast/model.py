@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from rnnforecast.config import ModelConfig
+from rnnforecast.metrics import profile_map
 from rnnforecast.windows import WINDOW_STD_FLOOR
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -24,7 +25,8 @@ class Forecaster(nn.Module):
     output (LSTNet's autoregressive highway): naive, seasonal naive and drift are linear in the
     window, so the network starts from them and learns only what they miss, which small data
     can teach quickly. It starts as the naive forecast with lag `season` (`init_seasonal`):
-    seasonal naive, or naive with lag 1.
+    seasonal naive, or naive with lag 1; with `seasons` > 1, as the mean profile of that many
+    seasons at the last season's level.
 
     With `n_future` future covariates (the last input channels), their values over the horizon,
     [B, H, n_future], reach the output through a linear map of the flattened block (`future`),
@@ -39,6 +41,7 @@ class Forecaster(nn.Module):
         n_inputs: int = 1,
         season: int = 1,
         n_future: int = 0,
+        seasons: int = 1,
     ) -> None:
         super().__init__()
         self.cfg = cfg
@@ -64,7 +67,7 @@ class Forecaster(nn.Module):
         if cfg.init == "orthogonal":
             self._init_recurrent()
         if self.skip is not None:  # start exactly at the (seasonal) naive forecast
-            init_seasonal(self.skip.weight, self.skip.bias, season)
+            init_seasonal(self.skip.weight, self.skip.bias, season, seasons)
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
         if self.future is not None:
@@ -120,15 +123,11 @@ class Forecaster(nn.Module):
 
 
 @torch.no_grad()
-def init_seasonal(weight: torch.Tensor, bias: torch.Tensor, season: int) -> None:
-    """Set a [H, L] linear map to the seasonal-naive forecast: step h repeats the value one,
-    two... seasons before it (the last value when the season exceeds the window). Season 0
-    leaves a zero map (the output starts at the window mean under window normalisation)."""
+def init_seasonal(weight: torch.Tensor, bias: torch.Tensor, season: int, seasons: int = 1) -> None:
+    """Set a [H, L] linear map to the seasonal-naive forecast, or with `seasons` > 1 to the
+    mean profile of that many seasons at the last season's level (`metrics.profile_map`);
+    season 1 is naive, 0 a zero map (the output starts at the window mean under window
+    normalisation)."""
     horizon, lookback = weight.shape
-    m = season if season <= lookback else 1
-    weight.zero_()
+    weight.copy_(torch.from_numpy(profile_map(lookback, horizon, season, seasons)))
     bias.zero_()
-    if season == 0:
-        return
-    for h in range(horizon):
-        weight[h, lookback - m + h % m] = 1.0

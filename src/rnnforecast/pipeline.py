@@ -33,7 +33,7 @@ from rnnforecast import (
     report,
     transforms,
 )
-from rnnforecast.config import Config
+from rnnforecast.config import SMALL_DATA, SMALL_ENSEMBLE, Config
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.windows import (
     Panel,
@@ -114,6 +114,11 @@ def resolve(cfg: Config, schema: data.Schema, panel: Panel, reserve: int = 0) ->
         lost = transforms.LOST[kind]
         room = int(panel.lengths.max()) - reserve - horizon - val_size - lost
         lookback = max(1, min(lookback, room))
+    ensemble = cfg.model.ensemble
+    if ensemble is None:  # one window per start: each series' training points, less a window
+        fit = panel.lengths - reserve - val_size - transforms.LOST[kind] - lookback - horizon + 1
+        small = int(np.maximum(fit, 0).sum()) * lookback < SMALL_DATA
+        ensemble = SMALL_ENSEMBLE if small else 1
     return dataclasses.replace(
         cfg,
         data=dataclasses.replace(
@@ -128,6 +133,7 @@ def resolve(cfg: Config, schema: data.Schema, panel: Panel, reserve: int = 0) ->
         window=dataclasses.replace(
             cfg.window, lookback=lookback, horizon=horizon, val_size=val_size
         ),
+        model=dataclasses.replace(cfg.model, ensemble=ensemble),
     ).validated()
 
 
@@ -281,7 +287,7 @@ def fit(
     from rnnforecast import train
     from rnnforecast.model import Forecaster
 
-    start_lag = _skip_start(
+    start_lag, start_seasons = _skip_start(
         values[:, 0], split.train_starts, w.lookback, w.horizon, cfg.data.season, kind,
         cfg.model.norm,
     )  # fmt: skip
@@ -307,7 +313,13 @@ def fit(
             note(f"ensemble member {k + 1}/{cfg.model.ensemble}: {cell}, seed {cfg.train.seed + k}")
         set_seed(cfg.train.seed + k)
         model = Forecaster(
-            cfg.model.member(k), w.lookback, w.horizon, values.shape[1], start_lag, n_future
+            cfg.model.member(k),
+            w.lookback,
+            w.horizon,
+            values.shape[1],
+            start_lag,
+            n_future,
+            start_seasons,
         )
         if start is not None:
             member = forecast.members(start.weights)[k]
@@ -388,10 +400,12 @@ def _skip_start(
     season: int,
     transform: str = "none",
     norm: str = "window",
-) -> int:
-    """The lag the linear skip starts from: the season (seasonal naive) or 1 (naive), whichever
-    forecasts the training windows better. A trending or cycling series (sunspots) starts
-    from naive, a seasonal one from seasonal naive; training takes it on from there.
+) -> tuple[int, int]:
+    """Where the linear skip starts, as (lag, seasons) for `model.init_seasonal`: naive (1, 1),
+    or the mean profile of the last k seasons at the last season's level (season, k; k = 1 is
+    seasonal naive), whichever forecasts the training windows best. A trending or cycling
+    series (sunspots) starts from naive, a stable seasonal one from a profile of several seasons
+    (less noisy than one), a changing one from seasonal naive; training takes it on from there.
 
     On differences, lag 1 would repeat the last step's change H times, a poor start; the
     choice is then the season (seasonal naive plus the last season's change, once cumulated)
@@ -399,20 +413,23 @@ def _skip_start(
     normalisation: a drift forecast), scored on the levels the cumulated forecasts give."""
     differences = transform == "difference"
     if not len(starts) or (season <= 1 and not differences):
-        return 0 if differences else 1
+        return (0, 1) if differences else (1, 1)
     sample = starts[:: max(1, len(starts) // 20_000)]  # enough to tell, bounded work
     windows = gather(values, sample, lookback + horizon)  # [W, L+H], scaled units
     x, y = windows[:, :lookback], windows[:, lookback:]
-    candidates = {season: metrics.seasonal_naive(x, horizon, season)} if season > 1 else {}
     if differences:
         drift = x.mean(axis=1, keepdims=True) if norm == "window" else np.zeros((len(x), 1))
-        candidates[0] = np.broadcast_to(drift, y.shape)
+        seasons, other = ([1] if season > 1 else []), {(0, 1): np.broadcast_to(drift, y.shape)}
     else:
-        candidates[1] = metrics.naive(x, horizon)
-    errors = {lag: f - y for lag, f in candidates.items()}  # [W, H] each
+        seasons = range(1, lookback // season + 1) if season <= lookback else []
+        other = {(1, 1): metrics.naive(x, horizon)}
+    candidates = {  # [W, H] each, seasonal ones first: a tie keeps the season
+        (season, k): x @ metrics.profile_map(lookback, horizon, season, k).T for k in seasons
+    } | other
+    errors = {start: f - y for start, f in candidates.items()}  # [W, H] each
     if differences:  # the level errors the cumulated forecasts make
-        errors = {lag: np.cumsum(e, axis=1) for lag, e in errors.items()}
-    return min(errors, key=lambda lag: np.abs(errors[lag]).mean())  # a tie keeps the season
+        errors = {start: np.cumsum(e, axis=1) for start, e in errors.items()}
+    return min(errors, key=lambda start: np.abs(errors[start]).mean())  # ties: fewer seasons
 
 
 def _fingerprint(cfg: Config, values: np.ndarray, split: Any, processes: int) -> str:

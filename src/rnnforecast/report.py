@@ -91,7 +91,7 @@ class Reporter:
         if h.best_epoch == 0 and h.rows:
             self.note(
                 "no epoch beat the starting weights on validation, so the model keeps them "
-                "(with --skip linear: the seasonal-naive or naive forecast)"
+                "(with --skip linear: a naive, seasonal-naive or seasonal-profile forecast)"
             )
         scores = result.model.metrics
         names = [k for k in ("model", "naive", "seasonal_naive") if k in scores]
