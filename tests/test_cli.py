@@ -264,3 +264,20 @@ def test_ensemble_of_different_cells_reports_each_member(tmp_path, long_csv):
     bad = invoke("train", long_csv, "--out", tmp_path / "n", "--ensemble-cells", "lstm,grux")
     assert bad.exit_code == 2 and "model.ensemble_cells: 'grux'" in bad.stderr
     assert not (tmp_path / "n").exists()
+
+
+def test_train_says_where_the_skip_starts(tmp_path):
+    """A clean, stable season starts from a profile of several seasons: the summary says so in
+    words and metrics.json records it."""
+    path = tmp_path / "stable.csv"
+    ds = pd.date_range("2000-01-01", periods=120, freq="MS")
+    noise = np.random.default_rng(0).normal(0, 0.5, 120)
+    y = 10 + 3 * np.sin(2 * np.pi * np.arange(120) / 12) + noise
+    pd.DataFrame({"ds": ds, "y": y}).to_csv(path, index=False)
+    result = invoke("train", path, "--out", tmp_path / "m", *FAST[:-1])
+    assert result.exit_code == 0, result.output
+    start = json.loads((tmp_path / "m" / "metrics.json").read_text())["skip_start"]
+    assert start["lag"] == 12 and start["seasons"] > 1
+    assert f"the linear skip starts as the mean profile of the last {start['seasons']} seasons" in (
+        result.stderr
+    )

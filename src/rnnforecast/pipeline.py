@@ -291,6 +291,8 @@ def fit(
         values[:, 0], split.train_starts, w.lookback, w.horizon, cfg.data.season, kind,
         cfg.model.norm,
     )  # fmt: skip
+    if cfg.model.skip == "linear" and start is None:
+        note(f"the linear skip starts as {_start_name(start_lag, start_seasons, kind)}")
     if start is not None:
         _check_warm_start(start, cfg)
         note(f"warm start from {start.path} (its best epoch {start.metrics.get('best_epoch')})")
@@ -356,6 +358,7 @@ def fit(
             member["cell"] = cfg.model.member(k).cell
     scores["best_epoch"] = history.best_epoch
     scores["stop_reason"] = history.stop_reason
+    scores["skip_start"] = {"lag": start_lag, "seasons": start_seasons}
     calibration = _calibrate(seen, split, values, predict_fn, cfg)
 
     series = {
@@ -430,6 +433,17 @@ def _skip_start(
     if differences:  # the level errors the cumulated forecasts make
         errors = {start: np.cumsum(e, axis=1) for start, e in errors.items()}
     return min(errors, key=lambda start: np.abs(errors[start]).mean())  # ties: fewer seasons
+
+
+def _start_name(lag: int, seasons: int, transform: str) -> str:
+    """The simple forecast a (lag, seasons) skip start is, in words."""
+    if lag == 0:
+        return "drift (the mean change)"
+    if lag == 1:
+        return "naive (the last value)"
+    if seasons == 1:
+        return "seasonal naive" + (" on the changes" if transform == "difference" else "")
+    return f"the mean profile of the last {seasons} seasons, at the last season's level"
 
 
 def _fingerprint(cfg: Config, values: np.ndarray, split: Any, processes: int) -> str:
