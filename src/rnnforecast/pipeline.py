@@ -44,6 +44,7 @@ from rnnforecast.windows import (
     gather,
     invert_scaler,
     split_windows,
+    train_counts,
     window_ends,
 )
 
@@ -108,17 +109,17 @@ def resolve(cfg: Config, schema: data.Schema, panel: Panel, reserve: int = 0) ->
             f"--val-size {val_size} is shorter than the horizon {horizon}; use 0 (no validation) "
             f"or at least {horizon}"
         )
+    lost = transforms.LOST[kind]  # points a transform takes from the front of each series
     lookback = cfg.window.lookback
     if lookback is None:
         lookback = min(max(2 * horizon, 3 * season), LOOKBACK_CAP)
-        lost = transforms.LOST[kind]
         room = int(panel.lengths.max()) - reserve - horizon - val_size - lost
         lookback = max(1, min(lookback, room))
     ensemble = cfg.model.ensemble
-    if ensemble is None:  # one window per start: each series' training points, less a window
-        fit = panel.lengths - reserve - val_size - transforms.LOST[kind] - lookback - horizon + 1
-        small = int(np.maximum(fit, 0).sum()) * lookback < SMALL_DATA
-        ensemble = SMALL_ENSEMBLE if small else 1
+    if ensemble is None:
+        usable = panel.lengths - reserve - lost
+        windows = int(train_counts(usable, lookback, horizon, val_size).sum())
+        ensemble = SMALL_ENSEMBLE if windows * lookback < SMALL_DATA else 1
     return dataclasses.replace(
         cfg,
         data=dataclasses.replace(
@@ -315,14 +316,9 @@ def fit(
             note(f"ensemble member {k + 1}/{cfg.model.ensemble}: {cell}, seed {cfg.train.seed + k}")
         set_seed(cfg.train.seed + k)
         model = Forecaster(
-            cfg.model.member(k),
-            w.lookback,
-            w.horizon,
-            values.shape[1],
-            start_lag,
-            n_future,
-            start_seasons,
-        )
+            cfg.model.member(k), w.lookback, w.horizon, values.shape[1],
+            season=start_lag, n_future=n_future, seasons=start_seasons,
+        )  # fmt: skip
         if start is not None:
             member = forecast.members(start.weights)[k]
             model.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in member.items()})

@@ -233,6 +233,11 @@ class Split:
     n_fit: np.ndarray  # [S] points of each series before its validation part
 
 
+def train_counts(lengths: np.ndarray, lookback: int, horizon: int, val_size: int) -> np.ndarray:
+    """[S] training windows of each series: those wholly before its last `val_size` points."""
+    return np.maximum(lengths - val_size - lookback - horizon + 1, 0)
+
+
 def split_windows(panel: Panel, lookback: int, horizon: int, val_size: int) -> Split:
     """Training windows lie wholly before each series' last `val_size` points; validation
     windows have their whole horizon inside them (val_size - horizon + 1 per series)."""
@@ -245,7 +250,9 @@ def split_windows(panel: Panel, lookback: int, horizon: int, val_size: int) -> S
     else:
         va_series, va_ends = np.empty(0, np.int64), np.empty(0, np.int64)
     return Split(
-        train_starts=Starts.runs(panel.offsets, np.maximum(n_fit - width + 1, 0)),
+        train_starts=Starts.runs(
+            panel.offsets, train_counts(panel.lengths, lookback, horizon, val_size)
+        ),
         val_starts=panel.offsets[va_series] + va_ends - width,
         val_series=va_series,
         n_fit=n_fit,
