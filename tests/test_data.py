@@ -271,3 +271,19 @@ def test_mixed_offsets_and_a_bad_date_fail_cleanly(tmp_path):
     path = write(tmp_path, "ds,y\n2020-01-01T00:00+01:00,1\n2020-01-02T00:00+02:00,2\nx,3\n")
     with pytest.raises(RnnForecastError, match="mixes time zones or offsets"):
         load(path, DataConfig())
+
+
+def test_spaces_after_delimiters_read_as_without(tmp_path):
+    """`a, b` files (spaces after each comma) load exactly as tight ones: ids, dates and
+    values without their leading spaces, and a quoted field after a space is still one
+    field (its comma does not split it)."""
+    rows = [f'2020-{m:02d}-01,{s + m}.5,"s,{s}"' for s in range(2) for m in range(1, 9)]
+    tight = write(tmp_path, "ds,y,unique_id\n" + "\n".join(rows) + "\n", "tight.csv")
+    spaced = write(
+        tmp_path,
+        "ds, y, unique_id\n" + "\n".join(r.replace(",", ", ", 2) for r in rows) + "\n",
+        "spaced.csv",
+    )
+    a, b = load(tight, DataConfig()), load(spaced, DataConfig())
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert b.frame["unique_id"].tolist()[0] == "s,0"
