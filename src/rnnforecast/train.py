@@ -150,10 +150,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         model.train()
         if run.order is None:  # a resumed run first finishes the epoch it stopped in
             run.order = _epoch_order(train_starts, size, generator).to(device)
-            run.loss_sum = torch.zeros((), device=device)  # on device: no sync per step
-            run.grad_sum = torch.zeros(2 + len(watched), device=device)
-            run.grad_max = torch.zeros((), device=device)
-            run.steps = 0
+            run.stats = []
         mine = distributed.shard(run.order)  # this process's windows (all of them alone)
         for b in range(run.batch, len(mine), batch_size):
             x, y, future = _batch(windows, mine[b : b + batch_size], lookback, model.n_future)
@@ -163,7 +160,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
-            parts = torch.stack([_norm(group) for group in watched.values()])  # before clipping
+            parts = [_norm(group) for group in watched.values()]  # before clipping
             norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)  # norm before clip
             if cfg.clip_value > 0:
                 nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
@@ -173,31 +170,33 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
                 torch._foreach_lerp_(list(run.average.values()), live, 1.0 - cfg.ema)
             if schedule.per_step:
                 schedule.step()
-            run.loss_sum += loss.detach() * len(y)
-            run.grad_sum += torch.cat([torch.stack([norm, (norm > max_norm).float()]), parts])
-            run.grad_max = torch.maximum(run.grad_max, norm)
-            run.steps += 1
+            # one op a step, kept on the device: no sync, summed once the epoch ends
+            run.stats.append(torch.stack([loss.detach() * len(y), norm, *parts]))
             if distributed.any_process(stop.is_set(), device):
                 run.epoch, run.batch = epoch, b + batch_size
                 state = _checkpoint(run, model, optimizer, scaler, generator, history, schedule)
                 raise Interrupted(epoch, state)
         run.batch, run.order = 0, None
 
-        loss_sum, count = distributed.all_sum(run.loss_sum, _count(len(mine), device))
+        stats = (  # [steps, 2 + watched]: loss x windows, norm, then each group's norm
+            torch.stack(run.stats) if run.stats else torch.zeros(1, 2 + len(watched), device=device)
+        )
+        loss_sum, count = distributed.all_sum(stats[:, 0].sum(), _count(len(mine), device))
         train_loss = (loss_sum / count).item()
+        norms = stats[:, 1]
         with _loaded(model, run.average):  # the averaged weights are the ones judged and kept
             val_loss = (
                 _loss(model, windows, val_idx, lookback, ctx, loss_fn) if len(val_idx) else math.nan
             )
-        grads = (run.grad_sum / max(run.steps, 1)).tolist()
+        grads = stats[:, 1:].mean(dim=0).tolist()  # the norm, then each group's
         row = {
             "epoch": epoch,
             "train_loss": train_loss,
             "val_loss": val_loss,
             "grad_norm": grads[0],  # mean over the epoch's steps, before clipping
-            "grad_norm_max": run.grad_max.item(),
-            "clipped": grads[1],  # fraction of steps clipped
-            **dict(zip(watched, grads[2:], strict=True)),  # mean norm per layer and head
+            "grad_norm_max": norms.max().item(),
+            "clipped": (norms > max_norm).float().mean().item(),  # fraction of steps clipped
+            **dict(zip(watched, grads[1:], strict=True)),  # mean norm per layer and head
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": time.perf_counter() - started,
         }
@@ -260,10 +259,7 @@ class _Run:
     epoch: int = 1
     batch: int = 0  # first window of the epoch's order still to train on
     order: torch.Tensor | None = None  # this epoch's shuffled window starts
-    loss_sum: torch.Tensor | None = None
-    grad_sum: torch.Tensor | None = None  # [2 + watched]: norm, clipped, then each group
-    grad_max: torch.Tensor | None = None
-    steps: int = 0
+    stats: list[torch.Tensor] | None = None  # a [2 + watched] row a step (see the loop)
 
 
 def _checkpoint(
@@ -277,10 +273,7 @@ def _checkpoint(
             "epoch": run.epoch,
             "batch": run.batch,
             "order": run.order.cpu(),
-            "loss_sum": run.loss_sum.cpu(),
-            "grad_sum": run.grad_sum.cpu(),
-            "grad_max": run.grad_max.cpu(),
-            "steps": run.steps,
+            "stats": [row.cpu() for row in run.stats],
         },
         "schedule": schedule.state_dict(),
         "model": _snapshot(model),
@@ -304,8 +297,8 @@ def _restore(state, model, optimizer, scaler, generator, history, device) -> _Ru
     history.rows = list(state["rows"])
     history.best_epoch, history.best_val_loss = state["best_epoch"], state["best_val_loss"]
     run = _Run(**state["run"])
-    for name in ("order", "loss_sum", "grad_sum", "grad_max"):
-        setattr(run, name, getattr(run, name).to(device))
+    run.order = run.order.to(device)
+    run.stats = [row.to(device) for row in run.stats]
     if run.average is not None:
         run.average = {k: v.to(device) for k, v in run.average.items()}
     return run
@@ -359,8 +352,12 @@ def _watched(model: nn.Module) -> dict[str, list[nn.Parameter]]:
 
 def _norm(params: list[nn.Parameter]) -> torch.Tensor:
     """Global L2 norm of the parameters' gradients (0 where there is none)."""
-    norms = [torch.linalg.vector_norm(p.grad) for p in params if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+    grads = [p.grad for p in params if p.grad is not None]
+    if len(grads) == 1:  # one op for the usual single weight matrix
+        return torch.linalg.vector_norm(grads[0])
+    if not grads:
+        return torch.zeros((), device=params[0].device)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 def diagnose(rows: list[dict[str, float]], clip_norm: float) -> list[str]:
