@@ -287,3 +287,26 @@ def test_spaces_after_delimiters_read_as_without(tmp_path):
     a, b = load(tight, DataConfig()), load(spaced, DataConfig())
     pd.testing.assert_frame_equal(a.frame, b.frame)
     assert b.frame["unique_id"].tolist()[0] == "s,0"
+
+
+def test_load_by_chunks_gives_the_whole_file_frame(tmp_path, monkeypatch):
+    """`load` reads a long file by chunks and joins them: frame, schema and notes are those
+    of one whole read, also for a file whose series are scattered (read whole then)."""
+    from conftest import long_frame
+
+    from rnnforecast import data
+
+    frame = long_frame(n_series=4, n=30)
+    frame = frame.drop(index=[5, 40]).sample(frac=1.0, random_state=0)  # gaps, shuffled rows
+    tidy = frame.sort_values(["unique_id"], kind="stable")  # series together, times shuffled
+    for name, part in (("together.csv", tidy), ("scattered.csv", frame)):
+        path = tmp_path / name
+        part.to_csv(path, index=False)
+        cfg = DataConfig(fill="interpolate")
+        monkeypatch.setattr(data, "CHUNK_ROWS", 10**9)
+        whole = load(path, cfg)
+        monkeypatch.setattr(data, "CHUNK_ROWS", 7)  # several series a chunk, and every row
+        chunked = load(path, cfg)
+        pd.testing.assert_frame_equal(chunked.frame, whole.frame)
+        assert chunked.schema == whole.schema and chunked.notes == whole.notes, name
+        assert len(whole.frame) == 4 * 30 and whole.schema.freq == "MS"
