@@ -157,3 +157,13 @@ def test_adam_is_fused_where_torch_has_it_and_plain_where_not(monkeypatch):
 
     monkeypatch.setitem(train.OPTIMIZERS, "adam", old_torch)
     assert not train._optimizer(TrainConfig(), params).defaults["fused"]
+
+
+def test_a_checkpoint_of_an_older_loop_is_refused_in_words():
+    """A checkpoint whose epoch sums predate the per-step rows cannot continue this loop:
+    a clear error (exit 2), not a TypeError."""
+    from rnnforecast.errors import RnnForecastError
+
+    old = {"run": {"epoch": 2, "batch": 0, "loss_sum": 0.0, "grad_sum": 0.0, "steps": 3}}
+    with pytest.raises(RnnForecastError, match="older rnnforecast"):
+        train._restore(old, None, None, None, None, None, "cpu")

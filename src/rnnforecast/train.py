@@ -302,6 +302,11 @@ def _checkpoint(
 
 def _restore(state, model, optimizer, scaler, generator, history, device) -> _Run:
     """Put a checkpoint back: the inverse of `_checkpoint`."""
+    if "stats" not in state["run"]:  # its epoch sums predate the per-step rows of the loop
+        raise RnnForecastError(
+            "--resume: the checkpoint (OUT.ckpt beside the model directory) was written by an "
+            "older rnnforecast; delete it and train without --resume"
+        )
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scaler.load_state_dict(state["scaler"])
