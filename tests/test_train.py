@@ -167,3 +167,29 @@ def test_a_checkpoint_of_an_older_loop_is_refused_in_words():
     old = {"run": {"epoch": 2, "batch": 0, "loss_sum": 0.0, "grad_sum": 0.0, "steps": 3}}
     with pytest.raises(RnnForecastError, match="older rnnforecast"):
         train._restore(old, None, None, None, None, None, "cpu")
+
+
+def test_validation_loss_is_the_mean_over_all_windows_whatever_the_batches(monkeypatch):
+    """On CPU validation runs in small batches (their activations grow with the batch); the
+    loss is still the mean over every window, with the remainder batch counted at its size."""
+    import contextlib
+
+    import torch
+
+    from rnnforecast.config import ModelConfig
+    from rnnforecast.model import Forecaster
+
+    torch.manual_seed(0)
+    lookback, horizon = 12, 4
+    windows = torch.randn(800, 1).unfold(0, lookback + horizon, 1)  # [785, 1, 16]
+    idx = torch.arange(0, 700)
+    model = Forecaster(ModelConfig(hidden_size=8), lookback, horizon, 1, season=1)
+    args = (model, windows, idx, lookback, contextlib.nullcontext(), train.LOSSES["mae"])
+    monkeypatch.setattr(train, "CPU_VAL_BATCH", 256)  # 256 + 256 + 188
+    batched = train._loss(*args)
+    monkeypatch.setattr(train, "CPU_VAL_BATCH", 10_000)
+    assert batched == pytest.approx(train._loss(*args), rel=1e-6)
+    with torch.inference_mode():
+        x, y, _ = train._batch(windows, idx, lookback)
+        expected = (model(x, None) - y).abs().mean().item()
+    assert batched == pytest.approx(expected, rel=1e-6)
