@@ -173,10 +173,11 @@ def main() -> None:
         print(json.dumps(STEPS[args.step](*args.args)))
         return
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",") if s]
-    if sizes:  # the part of every training peak that does not grow with the data
-        tiny = run_step("train", str(make_csv(20, 400)))
-        torch_mb = tiny["peak_rss_mb"] - tiny["rss_after_imports_mb"]
-        print(f"torch's own training working set (20 series x 400 points): {torch_mb:.0f} MB")
+    if sizes:  # the part of every training peak that does not grow with the data: it moves
+        tiny = [run_step("train", str(make_csv(20, 400))) for _ in range(3)]  # by ~6 MB a run
+        torch_mb = float(np.median([t["peak_rss_mb"] - t["rss_after_imports_mb"] for t in tiny]))
+        print(f"torch's own training working set (20 series x 400 points, median of 3 runs): "
+              f"{torch_mb:.0f} MB")  # fmt: skip
     for series, points in sizes:
         path = str(make_csv(series, points))
         load = run_step("load", path)

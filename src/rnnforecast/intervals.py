@@ -55,8 +55,9 @@ def errors(
     covariates in the last channels. With `cumulate` (a model of differences) the errors
     are those of the levels: step h's error is the sum of the changes' errors up to h.
     Taken CHUNK windows at a time, so the gathered inputs and float64 temporaries stay small
-    beside the data however many windows are asked for."""
-    parts = [np.empty((0, horizon))]
+    beside the data however many windows are asked for; kept as float32 (ranks and means of
+    them need no more), in one array filled in place."""
+    out = np.empty((len(starts), horizon), np.float32)
     for b in range(0, len(starts), CHUNK):
         at = starts[b : b + CHUNK]
         x = gather(values, at, lookback)  # [w, L, F]
@@ -64,8 +65,8 @@ def errors(
         f = engine(x, ahead).astype(np.float64)  # [w, H]
         y = gather(values[:, 0], at + lookback, horizon).astype(np.float64)  # [w, H]
         error = np.cumsum(y - f, axis=1) if cumulate else y - f
-        parts.append(error / spread(x[..., 0].astype(np.float64))[:, None])
-    return np.concatenate(parts)
+        out[b : b + len(at)] = error / spread(x[..., 0].astype(np.float64))[:, None]
+    return out
 
 
 def late_windows(
