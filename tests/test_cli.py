@@ -142,6 +142,13 @@ def test_predict_from_newer_data_and_new_series(tmp_path, long_csv):
         "s2": "2006-01-01",
     }
     assert "1 series not seen in training" in result.stderr
+    for command in ("predict", "evaluate"):  # the model where the data goes
+        result = invoke(command, model, "-m", tmp_path / "other")
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f"error: {model}: is a model directory, not data; give it as --model {model} "
+            "(the argument is a CSV of data)\n"
+        )
 
 
 def test_json_summary_is_the_only_stdout(tmp_path, long_csv):

@@ -422,8 +422,10 @@ def _skip_start(
     else:
         seasons = range(1, lookback // season + 1) if season <= lookback else []
         other = {(1, 1): metrics.naive(x, horizon)}
-    candidates = {  # [W, H] each, seasonal ones first: a tie keeps the season
-        (season, k): x @ metrics.profile_map(lookback, horizon, season, k).T for k in seasons
+    candidates = {  # [W, H] each, seasonal ones first: a tie keeps the season. einsum's own
+        # loop, not BLAS (x @ map): BLAS's threads would keep ~10 MB of buffers to the end
+        (season, k): np.einsum("wl,hl->wh", x, metrics.profile_map(lookback, horizon, season, k))
+        for k in seasons
     } | other
     errors = {start: f - y for start, f in candidates.items()}  # [W, H] each
     if differences:  # the level errors the cumulated forecasts make
@@ -586,6 +588,16 @@ def _tail(
     )
 
 
+def _not_a_model(data_path: str | Path | None) -> None:
+    """`predict mymodel` puts the model where the data goes: say so, rather than that the
+    default --model directory does not exist."""
+    if data_path is not None and (Path(data_path) / artifact.MANIFEST).is_file():
+        raise RnnForecastError(
+            f"{data_path}: is a model directory, not data; give it as --model {data_path} "
+            "(the argument is a CSV of data)"
+        )
+
+
 def predict(
     model_dir: str | Path,
     data_path: str | Path | None = None,
@@ -603,6 +615,7 @@ def predict(
     and forecast that many series at a time, so memory stays bounded by the chunk.
     """
     started = time.perf_counter()
+    _not_a_model(data_path)
     art = artifact.load(model_dir)
     cfg = art.config
     if data_path is None:
@@ -660,6 +673,7 @@ def evaluate_model(
     """Holdout: score a saved model on the last H points of each series of a CSV file (and
     its prediction intervals at `levels`)."""
     started = time.perf_counter()
+    _not_a_model(data_path)
     art = artifact.load(model_dir)
     loaded = data.load(data_path, art.config.data, model=str(model_dir))
     season = season or art.config.data.season
