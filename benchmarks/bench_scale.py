@@ -6,7 +6,8 @@
 For each synthetic hourly file of S series x T points (cached in benchmarks/out/), each step runs
 in a fresh process so its peak RSS is its own:
   load     data.load (predict, evaluate) and data.load_compact (train: by chunks, into arrays)
-           vs plain pandas.read_csv of the same file (best of 2 each);
+           vs plain pandas.read_csv of the same file (7 rounds of the three in turn: the
+           median of the rounds' ratios);
   train    load and pipeline.fit, as `rnnforecast train` runs them, for one epoch of a sample of
            the windows: windows/s (the epoch with its validation pass), the epoch time projected
            to all windows, and peak RSS against the raw float32 size;
@@ -32,6 +33,7 @@ import pandas as pd
 
 OUT = Path(__file__).resolve().parent / "out"
 SAMPLE = 20_000  # training windows actually run per measurement
+ROUNDS = 7  # load timings: the best of 2 each gave 1.29x-1.58x on one file within minutes
 
 
 def make_csv(series: int, points: int) -> Path:
@@ -74,23 +76,24 @@ def step_load(path: str) -> dict:
     from rnnforecast import data
     from rnnforecast.config import DataConfig
 
-    def best(fn) -> float:
-        times = []
-        for _ in range(2):
+    readers = {
+        "read": lambda: pd.read_csv(path),
+        "load": lambda: data.load(path, DataConfig()),
+        "compact": lambda: data.load_compact(path, DataConfig()),
+    }
+    times: dict[str, list[float]] = {name: [] for name in readers}
+    for _ in range(ROUNDS):  # in turn, so that a slow spell of the machine hits all three
+        for name, fn in readers.items():
             started = time.perf_counter()
             fn()
-            times.append(time.perf_counter() - started)
-        return min(times)
-
-    read = best(lambda: pd.read_csv(path))
-    load = best(lambda: data.load(path, DataConfig()))
-    compact = best(lambda: data.load_compact(path, DataConfig()))
-    return {
-        "read_csv_s": read,
-        "load_s": load,
-        "ratio": load / read,
-        "compact_s": compact,
-        "compact_ratio": compact / read,
+            times[name].append(time.perf_counter() - started)
+    read, load, compact = (np.array(t) for t in times.values())
+    return {  # seconds: medians; ratios: the median of each round's own ratio
+        "read_csv_s": float(np.median(read)),
+        "load_s": float(np.median(load)),
+        "ratio": float(np.median(load / read)),
+        "compact_s": float(np.median(compact)),
+        "compact_ratio": float(np.median(compact / read)),
     }
 
 

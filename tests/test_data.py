@@ -310,3 +310,32 @@ def test_load_by_chunks_gives_the_whole_file_frame(tmp_path, monkeypatch):
         pd.testing.assert_frame_equal(chunked.frame, whole.frame)
         assert chunked.schema == whole.schema and chunked.notes == whole.notes, name
         assert len(whole.frame) == 4 * 30 and whole.schema.freq == "MS"
+
+
+def test_chunks_of_a_tidy_file_find_series_gaps_and_duplicates_as_a_whole_read(tmp_path):
+    """In a tidy file (series together, in time order) the chunk reader's runs of ids tell
+    where series change, in place of a second pass over the ids: series boundaries, gaps and
+    duplicate times come out as the whole file's own pass finds them."""
+    from conftest import long_frame
+
+    from rnnforecast import data
+
+    frame = long_frame(n_series=3, n=20).drop(index=[5, 26])  # a gap in s0 and one in s1
+    path = tmp_path / "tidy.csv"
+    frame.to_csv(path, index=False)
+    cfg = DataConfig(fill="interpolate")
+    options, notes = data._csv_options(path, "unique_id", None)
+    whole = data._whole(path, cfg, options, list(notes))
+    for rows in (7, 19, 1000):  # several series a chunk, a series over several, one chunk
+        parts = list(data.load_chunks(path, cfg, series=0, rows=rows))
+        chunked = pd.concat([p.frame for p in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(chunked, whole.frame)
+        assert {n for p in parts for n in p.notes} == set(whole.notes)  # not re-sorted
+    pd.concat([frame.iloc[:30], frame.iloc[[29]], frame.iloc[30:]]).to_csv(path, index=False)
+    with pytest.raises(RnnForecastError) as err:
+        data._whole(path, cfg, options, [])
+    assert "series 's1' has duplicate time 2000-12-01 00:00:00 (lines 31, 32)" in str(err.value)
+    for rows in (7, 1000):
+        with pytest.raises(RnnForecastError) as err_chunked:
+            list(data.load_chunks(path, cfg, series=0, rows=rows))
+        assert str(err_chunked.value) == str(err.value)

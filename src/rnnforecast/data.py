@@ -189,7 +189,8 @@ def prepare(
     for name in cfg.covariates:
         frame[name] = _parse_covariate(frame[name], lines, name, path)
     frame, future = _split_future(frame, cfg, path)
-    frame, freq, more = _regularise(frame, cfg, path, model)
+    runs = heads if heads is not None and len(frame) == len(raw) else None  # rows all kept
+    frame, freq, more = _regularise(frame, cfg, path, model, runs)
     schema = Schema(layout=layout, time_col=time_col, target=targets, id_col=id_col, freq=freq)
     notes = (notes or []) + more
     return Loaded(frame=frame, schema=schema, notes=tuple(notes), source=str(path), future=future)
@@ -683,11 +684,18 @@ def _split_future(
     return frame[~after].reset_index(drop=True), future[columns].reset_index(drop=True)
 
 
-def _regularise(frame: pd.DataFrame, cfg: DataConfig, path: Path, model: str | None):
+def _regularise(
+    frame: pd.DataFrame,
+    cfg: DataConfig,
+    path: Path,
+    model: str | None,
+    heads: np.ndarray | None = None,
+):
     """Group rows by series in time order, reject duplicates, settle the frequency, and fill
-    gaps/NaNs under cfg.fill. Already ordered files (the usual case) are not re-sorted."""
+    gaps/NaNs under cfg.fill. Already ordered files (the usual case) are not re-sorted.
+    `heads`: where each run of ids begins in `frame`, if known."""
     notes: list[str] = []
-    ids, same, step = _neighbours(frame)
+    ids, same, step = _neighbours(frame, heads)
     back_in_time = bool((same & (step < 0)).any())
     if back_in_time or not _grouped(ids, same):
         if back_in_time:
@@ -718,13 +726,21 @@ def _grouped(ids: np.ndarray, same: np.ndarray) -> bool:
     return bool((heads[1:] > heads[:-1]).all()) or len(heads) == len(pd.unique(ids))
 
 
-def _neighbours(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _neighbours(
+    frame: pd.DataFrame, heads: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Series ids, whether each row's successor is of the same series, and the time step to
     it (in the unit of `ds`): the facts ordering, duplicate and gap checks need, in a few
-    vector ops."""
+    vector ops. Where the runs of ids begin (`heads`) tells the second without comparing
+    the ids again, ~10 ns a row."""
     ids = frame["unique_id"].to_numpy()
     times = pd.DatetimeIndex(frame["ds"]).asi8
-    return ids, ids[1:] == ids[:-1], np.diff(times)
+    if heads is None:
+        same = ids[1:] == ids[:-1]
+    else:
+        same = np.ones(max(len(ids) - 1, 0), dtype=bool)
+        same[heads[1:] - 1] = False
+    return ids, same, np.diff(times)
 
 
 def _infer_freq(frame: pd.DataFrame, same: np.ndarray, path: Path) -> str:
