@@ -92,8 +92,10 @@ def step_load(path: str) -> dict:
         "read_csv_s": float(np.median(read)),
         "load_s": float(np.median(load)),
         "ratio": float(np.median(load / read)),
+        "ratio_range": [float((load / read).min()), float((load / read).max())],
         "compact_s": float(np.median(compact)),
         "compact_ratio": float(np.median(compact / read)),
+        "compact_ratio_range": [float((compact / read).min()), float((compact / read).max())],
     }
 
 
@@ -187,10 +189,13 @@ def main() -> None:
         fit = run_step("train", path)
         raw = fit["raw_float32_mb"] + fit["model_mb"]
         print(f"{series} series x {points} points ({series * points:,} rows):")
+        lo, hi = load["ratio_range"]
+        c_lo, c_hi = load["compact_ratio_range"]
         print(
-            f"  load {load['load_s']:.2f} s vs read_csv {load['read_csv_s']:.2f} s: "
-            f"{load['ratio']:.2f}x; by chunks, as train reads it: {load['compact_s']:.2f} s, "
-            f"{load['compact_ratio']:.2f}x"
+            f"  load / read_csv {load['ratio']:.2f}x ({lo:.2f}-{hi:.2f}); by chunks, as train "
+            f"reads it, {load['compact_ratio']:.2f}x ({c_lo:.2f}-{c_hi:.2f}); medians "
+            f"{load['load_s']:.2f} s, {load['compact_s']:.2f} s, "
+            f"read_csv {load['read_csv_s']:.2f} s"
         )
         print(
             f"  train {fit['windows_per_s']:.0f} windows/s; one epoch of "
