@@ -87,12 +87,13 @@ def wide_csv(tmp_path: Path) -> Path:
 
 
 def heavy_imports(args: list[str]) -> set[str]:
-    """Which of torch, pandas and numpy `rnnforecast ARGS` imports, run in a fresh process."""
+    """Which of torch, torch._dynamo, pandas and numpy `rnnforecast ARGS` imports, run in a
+    fresh process."""
     code = (
         "import json, sys\nfrom rnnforecast.cli import main\n"
         f"sys.argv = ['rnnforecast', *{args!r}]\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "heavy = ('torch', 'pandas', 'numpy')\n"
+        "heavy = ('torch', 'torch._dynamo', 'pandas', 'numpy')\n"
         "sys.stderr.write(json.dumps([m for m in heavy if m in sys.modules]))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -136,29 +136,6 @@ def test_skip_starts_from_the_best_simple_forecast():
     assert pipeline._skip_start(walk, starts, 36, 12, 1) == (1, 1)
 
 
-def test_adam_is_fused_where_torch_has_it_and_plain_where_not(monkeypatch):
-    """Adam(W) runs fused (one kernel over every tensor); a torch that refuses the option
-    (CPU before 2.4) gets the plain loop instead of an error. SGD is left as it is."""
-    from torch import nn
-
-    from rnnforecast.config import TrainConfig
-
-    params = list(nn.Linear(3, 2).parameters())
-    assert train._optimizer(TrainConfig(), params).defaults["fused"] is True
-    assert train._optimizer(TrainConfig(optimizer="adamw"), params).defaults["fused"] is True
-    assert not train._optimizer(TrainConfig(optimizer="sgd"), params).defaults.get("fused")
-
-    plain = train.OPTIMIZERS["adam"]
-
-    def old_torch(params, lr, wd, **kw):
-        if kw.get("fused"):
-            raise RuntimeError("`fused=True` requires all the params to be CUDA tensors")
-        return plain(params, lr, wd, **kw)
-
-    monkeypatch.setitem(train.OPTIMIZERS, "adam", old_torch)
-    assert not train._optimizer(TrainConfig(), params).defaults["fused"]
-
-
 def test_a_checkpoint_of_an_older_loop_is_refused_in_words():
     """A checkpoint whose epoch sums predate the per-step rows cannot continue this loop:
     a clear error (exit 2), not a TypeError."""

@@ -23,6 +23,7 @@ from rnnforecast import distributed
 from rnnforecast.config import TrainConfig
 from rnnforecast.errors import ExitCode, RnnForecastError
 from rnnforecast.fsutil import atomic_write
+from rnnforecast.optim import Optimizer, Schedule
 from rnnforecast.windows import Starts
 
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {
@@ -31,11 +32,6 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "huber": F.huber_loss,
 }
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-OPTIMIZERS = {
-    "adam": lambda params, lr, wd, **kw: torch.optim.Adam(params, lr=lr, weight_decay=wd, **kw),
-    "adamw": lambda params, lr, wd, **kw: torch.optim.AdamW(params, lr=lr, weight_decay=wd, **kw),
-    "sgd": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd),
-}
 # windows per validation forward pass. On CPU the per-window cost is flat from 256 to 4096
 # (~200k windows/s for the default LSTM) while the activations grow with the batch (~10 KB a
 # window measured: the training peak grew 40 MB for 4,000 validation windows in one batch), so
@@ -134,11 +130,13 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     series = torch.as_tensor(values, device=device)  # [N, F]
     windows = series.unfold(0, lookback + model.head.out_features, 1)  # [N-W+1, F, W], a view
     val_idx = torch.as_tensor(val_starts, device=device)
-    optimizer = _optimizer(cfg, list(model.parameters()))
+    optimizer = Optimizer(cfg.optimizer, list(model.parameters()), cfg.lr, cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
     size = epoch_windows(len(train_starts), cfg)
     steps_per_epoch = -(-(size // distributed.world()) // batch_size)
-    schedule = _Schedule(optimizer, cfg, steps_per_epoch)
+    schedule = Schedule(
+        optimizer, cfg.lr_schedule, cfg.epochs, steps_per_epoch, max(1, cfg.patience // 4)
+    )
     watched = _watched(model)  # recurrent weights per layer, and the head: gradient health
     run = _Run(best=_snapshot(model), average=_snapshot(model) if cfg.ema else None)
     if resume is not None:
@@ -161,7 +159,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
             with ctx:
                 pred = net(x, future)  # [B, H]
             loss = loss_fn(pred.float(), y)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             parts = [_norm(group) for group in watched.values()]  # before clipping
@@ -201,7 +199,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
             "grad_norm_max": norms.max().item(),
             "clipped": (norms > max_norm).float().mean().item(),  # fraction of steps clipped
             **dict(zip(watched, grads[1:], strict=True)),  # mean norm per layer and head
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": optimizer.lr,
             "seconds": time.perf_counter() - started,
         }
         if not schedule.per_step:
@@ -227,19 +225,6 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
 
     model.load_state_dict(run.best)
     return history
-
-
-def _optimizer(cfg: TrainConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    """The configured optimizer; Adam(W) fused into one kernel over every tensor where this
-    torch has it (CPU from 2.4, CUDA): a step of the default model took 64 us instead of 224
-    on CPU. An older torch raises on the option, and gets the plain loop."""
-    make = OPTIMIZERS[cfg.optimizer]
-    if cfg.optimizer in ("adam", "adamw"):
-        try:
-            return make(params, cfg.lr, cfg.weight_decay, fused=True)
-        except (RuntimeError, TypeError):
-            pass
-    return make(params, cfg.lr, cfg.weight_decay)
 
 
 def epoch_windows(n: int, cfg: TrainConfig) -> int:
@@ -306,7 +291,8 @@ def _checkpoint(
 
 def _restore(state, model, optimizer, scaler, generator, history, device) -> _Run:
     """Put a checkpoint back: the inverse of `_checkpoint`."""
-    if "stats" not in state["run"]:  # its epoch sums predate the per-step rows of the loop
+    # older loops: epoch sums before the per-step rows; torch.optim's state before our own
+    if "stats" not in state["run"] or "kind" not in state.get("optimizer", {}):
         raise RnnForecastError(
             "--resume: the checkpoint (OUT.ckpt beside the model directory) was written by an "
             "older rnnforecast; delete it and train without --resume"
@@ -324,38 +310,6 @@ def _restore(state, model, optimizer, scaler, generator, history, device) -> _Ru
     if run.average is not None:
         run.average = {k: v.to(device) for k, v in run.average.items()}
     return run
-
-
-class _Schedule:
-    """One face for the learning-rate schedules: onecycle steps per batch, the others per
-    epoch (plateau on the validation loss)."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps: int) -> None:
-        sched = torch.optim.lr_scheduler
-        make = {
-            "none": lambda: None,
-            "plateau": lambda: sched.ReduceLROnPlateau(
-                optimizer, factor=0.5, patience=max(1, cfg.patience // 4)
-            ),
-            "cosine": lambda: sched.CosineAnnealingLR(optimizer, T_max=cfg.epochs),
-            "onecycle": lambda: sched.OneCycleLR(
-                optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * max(steps, 1)
-            ),
-        }
-        self.inner = make[cfg.lr_schedule]()
-        self.per_step = cfg.lr_schedule == "onecycle"
-        self.on_metric = cfg.lr_schedule == "plateau"
-
-    def step(self, metric: float | None = None) -> None:
-        if self.inner is not None:
-            self.inner.step(metric) if self.on_metric else self.inner.step()
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.inner.state_dict() if self.inner is not None else {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.inner is not None:
-            self.inner.load_state_dict(state)
 
 
 def _watched(model: nn.Module) -> dict[str, list[nn.Parameter]]:
