@@ -48,7 +48,7 @@ def test_tail_rebuilt_from_arrays_is_the_frame_tail(freq, tz):
     schema = data.Schema("long", "ds", ("y",), "unique_id", freq)
     loaded = data.Loaded(frame=frame.reset_index(drop=True), schema=schema, notes=(), source="t")
     packed = data.compact(loaded, ("temp",))
-    tail = pipeline._tail(packed.panel, packed.last, freq, 12, ("temp",))
+    tail = pipeline._tail(packed.panel.tail(12), packed.last, freq, ("temp",))
     expected = loaded.frame.groupby("unique_id", sort=False).tail(12).reset_index(drop=True)
     pd.testing.assert_frame_equal(tail, expected)
 

@@ -45,7 +45,6 @@ from rnnforecast.windows import (
     invert_scaler,
     split_windows,
     train_counts,
-    window_ends,
 )
 
 Notify = Callable[[str], None]
@@ -259,8 +258,9 @@ def fit(
         note(f"skipped {int((~enough).sum())} series shorter than {need} points{plus}: {names}")
         panel, first, last = panel.select(enough), first[enough], last[enough]
     del loaded  # `train` hands the series over: what follows frees them once windowed
-    # what the model directory keeps of the data: a difference needs one more point
-    tail = _tail(panel, last, cfg.data.freq, w.lookback + lost, cfg.data.covariates)
+    # what the model directory keeps of the data (a difference needs one more point): the
+    # points now, as rows once training is done and the series' values are freed
+    ends = panel.tail(w.lookback + lost)
     first_ds = [forecast.format_time(t) for t in first]
     last_ds = [forecast.format_time(t) for t in last]
 
@@ -374,7 +374,7 @@ def fit(
         config=cfg,
         weights=weights,
         series=series,
-        tail=tail,
+        tail=_tail(ends, last, cfg.data.freq, cfg.data.covariates),
         history=pd.DataFrame(history.rows),
         metrics=scores,
         intervals=calibration,
@@ -559,17 +559,14 @@ def _calibrate(seen, split, values, predict_fn, cfg: Config) -> dict[str, Any]:
 
 
 def _tail(
-    panel: Panel, last: pd.DatetimeIndex, freq: str, lookback: int, covariates: tuple[str, ...]
+    ends: Panel, last: pd.DatetimeIndex, freq: str, covariates: tuple[str, ...]
 ) -> pd.DataFrame:
-    """The last `lookback` rows of every series (unique_id, ds, y, covariates), for predict
-    without data; their times step back from each series' last one by `freq` (a loaded series
-    lies on its frequency's grid)."""
-    n = np.minimum(panel.lengths, lookback)
-    ends = panel.offsets + panel.lengths
-    _, rows = window_ends(ends - n, ends - 1)  # the rows, in order
-    series = np.repeat(np.arange(len(n)), n)  # [R]
-    back = (ends - 1)[series] - rows  # [R] steps before the series' last
-    offset = pd.tseries.frequencies.to_offset(freq)
+    """Each series' last points (`ends`, from `Panel.tail`) as rows (unique_id, ds, y,
+    covariates), for predict without data; their times step back from each series' last one
+    by `freq` (a loaded series lies on its frequency's grid)."""
+    series = ends.series_of_rows()  # [R]
+    back = (ends.offsets + ends.lengths - 1)[series] - np.arange(len(series))  # steps before
+    offset = pd.tseries.frequencies.to_offset(freq)  # the series' last
     where, times = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # non-vectorised offsets (months...) warn of speed
@@ -580,10 +577,10 @@ def _tail(
     ds = times[0].append(times[1:])[np.argsort(np.concatenate(where), kind="stable")]
     return pd.DataFrame(
         {
-            "unique_id": panel.ids[series],
+            "unique_id": ends.ids[series],
             "ds": ds,
-            "y": panel.values[rows],
-            **{name: panel.covariates[rows, c] for c, name in enumerate(covariates)},
+            "y": ends.values,
+            **{name: ends.covariates[:, c] for c, name in enumerate(covariates)},
         }
     )
 

@@ -57,6 +57,20 @@ class Panel:
             covariates=None if self.covariates is None else self.covariates[rows],
         )
 
+    def tail(self, n: int) -> Panel:
+        """Each series' last `n` points (all of a shorter one)."""
+        lengths = np.minimum(self.lengths, n)
+        ends = self.offsets + self.lengths
+        _, rows = window_ends(ends - lengths, ends - 1)  # the rows, in order
+        return Panel(
+            ids=self.ids,
+            values=self.values[rows],
+            offsets=_offsets(lengths),
+            lengths=lengths,
+            times=None if self.times is None else self.times[rows],
+            covariates=None if self.covariates is None else self.covariates[rows],
+        )
+
     def layout(self) -> Panel:
         """The series and where they lie, without their values: what window indexing reads,
         so the values can be freed once copied into the network's inputs."""
