@@ -479,8 +479,9 @@ def _check_warm_start(start: artifact.Artifact, cfg: Config) -> None:
 @dataclass(frozen=True)
 class _Truth:
     """What validation scores read in original units, taken before training so the original
-    values can be freed while the network trains: the validation windows' inputs and targets
-    [W, L] and [W, H], and each series' MASE scale [S]."""
+    values can be freed while the network trains: the last season of the validation windows'
+    inputs (what naive, seasonal naive and an inverse difference read) [W, min(m, L)], their
+    targets [W, H], and each series' MASE scale [S]."""
 
     x: np.ndarray
     y: np.ndarray
@@ -493,7 +494,8 @@ def _validation_truth(panel: Panel, seen: Panel, split: Any, cfg: Config) -> _Tr
     w = cfg.window
     kind = cfg.data.transform
     starts = transforms.original_starts(split.val_starts, split.val_series, seen, panel, kind)
-    raw = gather(panel.values, starts, w.lookback + w.horizon)  # [W, L+H], the same times
+    keep = min(max(cfg.data.season, 1), w.lookback)  # of the inputs, what the baselines read
+    raw = gather(panel.values, starts + w.lookback - keep, keep + w.horizon)  # the same times
     lost = transforms.LOST[kind]
     mase_scales = np.array(
         [
@@ -501,7 +503,7 @@ def _validation_truth(panel: Panel, seen: Panel, split: Any, cfg: Config) -> _Tr
             for o, n in zip(panel.offsets, split.n_fit, strict=True)
         ]
     )
-    return _Truth(x=raw[:, : w.lookback], y=raw[:, w.lookback :], mase_scales=mase_scales)
+    return _Truth(x=raw[:, :keep], y=raw[:, keep:], mase_scales=mase_scales)
 
 
 def _validation_scores(
