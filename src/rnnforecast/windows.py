@@ -104,7 +104,7 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- scaling: fit / apply / invert ---------------------------------------------------------
 
 
-BLOCK_ROWS = 1 << 18  # rows per block of the scaler's float64 temporaries (2 MB each)
+BLOCK_ROWS = 1 << 16  # rows per block of the scaler's float64 temporaries (0.5 MB each)
 
 
 def _blocks(panel: Panel) -> list[tuple[int, int, slice]]:
