@@ -1,6 +1,7 @@
 """Training throughput: rnnforecast's epoch loop against the bare network on the same data.
 
     python benchmarks/bench_train.py [--data ../shared/data/taylor.csv] [--batch-sizes 128,512]
+                                     [--cells rnn,lstm,gru] [--sizes default,large]
 
 For each cell at the default size and a larger one, in one run:
   (a) bare: torch.nn.RNN/LSTM/GRU (stacked) + linear head + L1 loss + backward + clip + Adam
@@ -96,6 +97,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "taylor.csv")
     ap.add_argument("--batch-sizes", default="128,512")
+    ap.add_argument("--cells", default="rnn,lstm,gru", help="e.g. rnn, to re-run one cell")
+    ap.add_argument("--sizes", default=",".join(SIZES), help="default, large or both")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -116,8 +119,9 @@ def main() -> None:
     print(
         f"{'cell':<5} {'size':<8} {'batch':>5} {'bare w/s':>10} {'ours w/s':>10} {'ours/bare':>9}"
     )
-    for cell in ("rnn", "lstm", "gru"):
-        for size, (layers, hidden) in SIZES.items():
+    for cell in args.cells.split(","):
+        for size in args.sizes.split(","):
+            layers, hidden = SIZES[size]
             for batch_size in map(int, args.batch_sizes.split(",")):
                 cfg = base.with_overrides(
                     {
