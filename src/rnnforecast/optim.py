@@ -22,7 +22,7 @@ MOMENTUM = 0.9  # SGD's, and Adam's beta1
 
 
 class Optimizer:
-    """One of OPTIMIZER_CHOICES over `params`; `lr` and `momentum` (Adam's beta1) are plain
+    """adam, adamw or sgd over `params`; `lr` and `momentum` (Adam's beta1) are plain
     attributes a schedule sets between steps. `param_groups` is the face GradScaler reads."""
 
     def __init__(self, kind: str, params: list[nn.Parameter], lr: float, weight_decay: float):
@@ -44,11 +44,11 @@ class Optimizer:
         if not self.state:
             self.state = self._new_state()
         have = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not have:
+            return
         params = [self.params[i] for i in have]
         grads = [p.grad for p in params]
         state = {k: [v[i] for i in have] for k, v in self.state.items()}
-        if not params:
-            return
         if self.kind == "sgd":
             _sgd(params, grads, state["momentum_buffer"], self.lr, self.momentum, self.weight_decay)
         else:
