@@ -133,14 +133,14 @@ def _joined(parts: list[Compact]) -> Compact:
     first = parts[0].first.append([p.first for p in parts[1:]])
     last = parts[0].last.append([p.last for p in parts[1:]])
     facts = _joined_facts(parts)
+    end = int(lengths.sum())  # rows, filled from the end
     columns = {  # the per-row arrays, allocated whole and filled chunk by chunk
-        name: np.empty((int(lengths.sum()), *a.shape[1:]), a.dtype)
+        name: np.empty((end, *a.shape[1:]), a.dtype)
         for name, a in (("values", panels[0].values), ("times", panels[0].times),
                         ("covariates", panels[0].covariates))
         if a is not None
     }  # fmt: skip
     del panels  # from here `parts` alone holds the chunks, so popping one frees it
-    end = len(columns["values"])
     while parts:  # the last chunk first: freed memory at the top of the heap goes back
         panel = parts.pop().panel
         n = len(panel.values)

@@ -134,7 +134,7 @@ class Schedule:
 
     def __init__(self, optimizer: Optimizer, kind: str, epochs: int, steps: int, patience: int):
         self.optimizer, self.kind = optimizer, kind
-        self.per_step, self.on_metric = kind == "onecycle", kind == "plateau"
+        self.per_step = kind == "onecycle"
         self.base_lr, self.epochs, self.patience = optimizer.lr, epochs, patience
         self.total = epochs * max(steps, 1)
         self.t, self.best, self.bad = 0, math.inf, 0
@@ -156,7 +156,7 @@ class Schedule:
                     self.optimizer.lr = lr
                 self.bad = 0
         elif self.kind == "cosine":
-            self.optimizer.lr = self.base_lr * (1 + math.cos(math.pi * self.t / self.epochs)) / 2
+            self.optimizer.lr = _cosine(self.base_lr, 0.0, self.t / self.epochs)
         else:
             self._set_cycle()
 

@@ -46,24 +46,20 @@ class Panel:
 
     def select(self, keep: np.ndarray) -> Panel:
         """Only the series where `keep` is true, still contiguous."""
-        lengths = self.lengths[keep]
-        rows = keep[self.series_of_rows()]
-        return Panel(
-            ids=self.ids[keep],
-            values=self.values[rows],
-            offsets=_offsets(lengths),
-            lengths=lengths,
-            times=None if self.times is None else self.times[rows],
-            covariates=None if self.covariates is None else self.covariates[rows],
-        )
+        return self._rows(keep[self.series_of_rows()], self.ids[keep], self.lengths[keep])
 
     def tail(self, n: int) -> Panel:
         """Each series' last `n` points (all of a shorter one)."""
         lengths = np.minimum(self.lengths, n)
         ends = self.offsets + self.lengths
         _, rows = window_ends(ends - lengths, ends - 1)  # the rows, in order
+        return self._rows(rows, self.ids, lengths)
+
+    def _rows(self, rows: np.ndarray, ids: np.ndarray, lengths: np.ndarray) -> Panel:
+        """These rows (an index or a mask, in order) of every per-row array, as the series
+        `ids` of `lengths`."""
         return Panel(
-            ids=self.ids,
+            ids=ids,
             values=self.values[rows],
             offsets=_offsets(lengths),
             lengths=lengths,
