@@ -11,7 +11,7 @@ import pytest
 from conftest import FAST, heavy_imports
 from typer.testing import CliRunner
 
-from rnnforecast import evaluate, intervals, pipeline
+from rnnforecast import evaluate, intervals, metrics, pipeline
 from rnnforecast.cli import app
 from rnnforecast.config import Config
 from rnnforecast.data import Loaded, Schema
@@ -83,6 +83,41 @@ def test_wider_steps_get_wider_intervals_and_bounds_scale_with_the_window():
     np.testing.assert_allclose(f - b["y_hat_lo_80"], half)  # symmetric
     assert half[0, 1] == pytest.approx(3 * half[0, 0], rel=0.15)  # step 2 is noisier
     np.testing.assert_allclose(half[1], 2 * half[0])  # twice the window spread, twice as wide
+
+
+def test_spread_is_the_windows_seasonal_naive_error_at_least_a_fifth_of_its_std():
+    season = np.tile([0.0, 4.0, -2.0, 6.0], 4)  # a regular swing: std 3.16
+    noise = np.repeat([0.5, -0.5, 0.5, -0.5], 4)  # flips every season
+    noisy = season + noise  # |x_t - x_{t-4}| = 1 everywhere
+    x = np.stack([noisy, season, np.full(16, 3.0)])
+    s = intervals.spread(x, 4)
+    assert s[0] == pytest.approx(1.0)  # the noise, not the swing
+    assert s[1] == pytest.approx(intervals.STD_SHARE * season.std())  # exact repeats: the floor
+    assert s[2] == 1.0  # flat: counts 1
+    # a lag of 1 measures the naive error; no lag (an older calibration) the std
+    assert intervals.spread(noisy[None], 1)[0] == pytest.approx(np.abs(np.diff(noisy)).mean())
+    assert intervals.spread(noisy[None])[0] == pytest.approx(noisy.std())
+    assert intervals.spread_lag(12, 36) == 12
+    assert intervals.spread_lag(12, 12) == 1  # no whole season before the last: naive
+    assert intervals.spread_lag(1, 1) is None
+
+
+def test_bounds_take_the_spread_the_calibration_was_made_with():
+    errors = np.random.default_rng(3).standard_normal((2_000, 2))
+    old = intervals.calibrate(errors, np.empty((0, 2)), np.empty((0, 2), bool))
+    new = intervals.calibrate(errors, np.empty((0, 2)), np.empty((0, 2), bool), lag=4)
+    assert new["spread_lag"] == 4
+    del old["spread_lag"]  # as written before the spread had a lag
+    season = np.tile([0.0, 4.0, -2.0, 6.0], 4) + np.repeat([0.5, -0.5, 0.5, -0.5], 4)
+    f = np.zeros((1, 2))
+    half_old = intervals.bounds(old, f, season[None], (80,))["y_hat_hi_80"]
+    half_new = intervals.bounds(new, f, season[None], (80,))["y_hat_hi_80"]
+    np.testing.assert_allclose(half_new / half_old, 1.0 / season.std(), rtol=1e-9)
+
+
+def test_calibration_takes_the_later_half_of_each_series_windows():
+    recent = intervals.recent_half(np.array([0, 10, 20]), np.array([5, 4, 1]))
+    np.testing.assert_array_equal(np.asarray(recent), [2, 3, 4, 12, 13, 20])
 
 
 def test_model_without_calibration_says_to_retrain():
@@ -233,6 +268,13 @@ def test_evaluate_reports_coverage_and_width(tmp_path, model_dir):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     forecasts = pd.read_csv(out / "forecasts.csv")
+    history = pd.read_csv(data)
+    scale = forecasts.apply(
+        lambda r: metrics.mase_scale(
+            history.loc[(history.unique_id == r.unique_id) & (history.ds <= r.cutoff), "y"]
+            .to_numpy(), 12
+        ), axis=1,
+    )  # fmt: skip
     assert forecasts.columns.tolist()[:10] == [
         "unique_id", "ds", "cutoff", "fold", "y", "y_hat", *BOUNDS,
     ]  # fmt: skip
@@ -244,6 +286,12 @@ def test_evaluate_reports_coverage_and_width(tmp_path, model_dir):
         assert block["coverage"] == pytest.approx(inside.mean())
         width = forecasts[f"y_hat_hi_{level}"] - forecasts[f"y_hat_lo_{level}"]
         assert block["mean_width"] == pytest.approx(width.mean())
+        # MSIS: the interval score over the MASE scale of each series' history before its cut-off
+        miss = (forecasts[f"y_hat_lo_{level}"] - forecasts["y"]).clip(lower=0) + (
+            forecasts["y"] - forecasts[f"y_hat_hi_{level}"]
+        ).clip(lower=0)
+        score = width + 2 / (1 - int(level) / 100) * miss
+        assert block["msis"] == pytest.approx((score / scale).mean())
         assert [s["step"] for s in block["per_step"]] == [1, 2, 3, 4, 5, 6]
         assert block["per_fold"][0]["coverage"] == pytest.approx(block["coverage"])
     assert doc["intervals"]["95"]["mean_width"] > doc["intervals"]["80"]["mean_width"]

@@ -99,3 +99,7 @@ def test_coverage_and_width_by_hand():
     batch = np.stack([y, y + 10])  # [2, 4]: one share per row
     np.testing.assert_allclose(metrics.coverage(batch, np.stack([lo, lo]), np.stack([hi, hi])),
                                [0.5, 0.0])  # fmt: skip
+    # the interval score at 80 %: the width, plus 2 / 0.2 = 10 times each miss's distance
+    np.testing.assert_allclose(
+        metrics.interval_score(y, lo, hi, 80), [2.0, 0.5, 0.5 + 10 * 0.5, 1.0 + 10 * 1.0]
+    )

@@ -267,15 +267,18 @@ def summarize(result: Backtest) -> dict:
 
 def interval_scores(fc: pd.DataFrame, levels: tuple[int, ...]) -> dict[str, dict]:
     """Per level: the share of actuals inside the interval (to set beside the level itself),
-    its mean width in original units and over the MASE scale (comparable across series), and
-    both per fold and per horizon step (intervals should widen with the step)."""
+    its mean width in original units and over the MASE scale (comparable across series), the
+    mean scaled interval score (MSIS: width and misses in one figure), and all of them per
+    fold and per horizon step (intervals should widen with the step)."""
 
     def scores(g: pd.DataFrame, level: int) -> dict[str, float | None]:
+        y = g["y"].to_numpy()
         lo, hi = g[f"y_hat_lo_{level}"].to_numpy(), g[f"y_hat_hi_{level}"].to_numpy()
         return {
-            "coverage": float(metrics.coverage(g["y"].to_numpy(), lo, hi)),
+            "coverage": float(metrics.coverage(y, lo, hi)),
             "mean_width": float(metrics.interval_width(lo, hi)),
             "mean_scaled_width": _nanmean((hi - lo) / g["scale"]),
+            "msis": _nanmean(metrics.interval_score(y, lo, hi, level) / g["scale"]),
         }
 
     return {

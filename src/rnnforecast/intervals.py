@@ -1,11 +1,15 @@
 """Prediction intervals: half-widths per level and horizon step, calibrated when training.
 
-The calibration set is the model's own errors on the training windows (in-sample), each divided
-by the spread of its input window (the same scale RevIN normalises by), so series of any size
-and stretches of calm or turbulent history pool into one set, and any series, even one unseen
-in training, gets intervals of its own scale. The half-width of step h at level p is the
-p-quantile of |error_h / spread| (as split-conformal takes it: the ceil((n + 1) p)-th smallest
-of n), times the window's spread: intervals widen with the step as the errors do.
+The calibration set is the model's own errors on the later half of each series' training windows
+(in-sample; the recent past resembles the coming errors more than a series' early years), each
+divided by the spread of its input window, so series of any size and stretches of calm or turbulent
+history pool into one set, and any series, even one unseen in training, gets intervals of its
+own scale. The spread is the window's own seasonal-naive error (the mean of |x_t - x_{t-m}|,
+the scale MASE divides by, taken inside the window): how unpredictable the recent past was, not
+how far it swung. A regular season with a large swing is easy to forecast, and its intervals
+stay narrow. The half-width of step h at level p is the p-quantile of |error_h / spread| (as
+split-conformal takes it: the ceil((n + 1) p)-th smallest of n), times the window's spread:
+intervals widen with the step as the errors do.
 
 In-sample errors suit the small, early-stopped models of rnnforecast: a default network hardly
 fits its training windows better than new ones. Where it does (errors on the windows reaching
@@ -25,12 +29,16 @@ from typing import Any
 import numpy as np
 
 from rnnforecast.errors import RnnForecastError
-from rnnforecast.windows import WINDOW_STD_FLOOR, Panel, gather, window_ends
+from rnnforecast.windows import WINDOW_STD_FLOOR, Panel, Starts, gather, window_ends
 
 GRID = tuple(range(1, 100))  # levels stored: any whole percentage works at predict time
 MAX_WINDOWS = 20_000  # in-sample windows forecast for calibration: enough, and bounded work
 CHUNK = 2048  # windows forecast at once while calibrating
 MIN_ERRORS = 20  # in-sample errors a horizon step needs to get its own quantiles
+# a spread is at least this share of its window's std: a window that repeats its season almost
+# exactly would otherwise get a near-zero spread, and its errors the calibration's fattest tails
+# (taylor's 95 % intervals widened 2.5x without it; measured in benchmarks/bench_intervals.py)
+STD_SHARE = 0.2
 Engine = Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # [B, L, F], future -> [B, H]
 
 
@@ -39,21 +47,33 @@ def columns(levels: tuple[int, ...]) -> list[str]:
     return [f"y_hat_{side}_{level}" for level in levels for side in ("lo", "hi")]
 
 
-def spread(x: np.ndarray) -> np.ndarray:
-    """[B] the std of each input window's target [B, L]; flat windows count 1, as in the
+def spread_lag(season: int, lookback: int) -> int | None:
+    """The lag of the seasonal-naive error a spread takes: the season when a window holds
+    more than one, else 1 (the naive error); none for a window of one point (its std, then)."""
+    if lookback < 2:
+        return None
+    return season if 0 < season < lookback else 1
+
+
+def spread(x: np.ndarray, lag: int | None = None) -> np.ndarray:
+    """[B] the spread of each input window's target [B, L]: the mean of |x_t - x_{t-lag}|
+    inside the window, at least STD_SHARE of its std; without a lag (a calibration from an
+    older rnnforecast, which stored none) the std alone. Flat windows count 1, as in the
     model's window normalisation (a flat history says nothing about the coming noise)."""
-    s = x.std(axis=1)
-    return np.where(s > WINDOW_STD_FLOOR, s, 1.0)
+    std = x.std(axis=1)
+    s = std if lag is None else np.abs(x[:, lag:] - x[:, :-lag]).mean(axis=1)
+    return np.where(std > WINDOW_STD_FLOOR, np.maximum(s, STD_SHARE * std), 1.0)
 
 
 def errors(
     values: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, engine: Engine,
-    n_future: int = 0, cumulate: bool = False,
+    n_future: int = 0, cumulate: bool = False, lag: int | None = None,
 ) -> np.ndarray:  # fmt: skip
     """[W, H] forecast errors of the windows at `starts` in units of their input's spread;
     `values` [N, F] holds the scaled target in channel 0 and the `n_future` future
     covariates in the last channels. With `cumulate` (a model of differences) the errors
     are those of the levels: step h's error is the sum of the changes' errors up to h.
+    `lag` is the spread's (`spread_lag`).
     Taken CHUNK windows at a time, so the gathered inputs and float64 temporaries stay small
     beside the data however many windows are asked for; kept as float32 (ranks and means of
     them need no more), in one array filled in place."""
@@ -65,8 +85,17 @@ def errors(
         f = engine(x, ahead).astype(np.float64)  # [w, H]
         y = gather(values[:, 0], at + lookback, horizon).astype(np.float64)  # [w, H]
         error = np.cumsum(y - f, axis=1) if cumulate else y - f
-        out[b : b + len(at)] = error / spread(x[..., 0].astype(np.float64))[:, None]
+        out[b : b + len(at)] = error / spread(x[..., 0].astype(np.float64), lag)[:, None]
     return out
+
+
+def recent_half(offsets: np.ndarray, counts: np.ndarray) -> Starts:
+    """The later half of each series' training windows (series i's run: `counts[i]` windows
+    from `offsets[i]`): the in-sample errors the coming ones resemble when a series drifts.
+    AirPassengers' windows from its early years widened its backtests' 80 % intervals until
+    they covered 88 % (83 % calibrated on the later half; benchmarks/bench_intervals.py)."""
+    skip = counts // 2
+    return Starts.runs(offsets + skip, counts - skip)
 
 
 def late_windows(
@@ -86,10 +115,13 @@ def late_windows(
     return panel.offsets[series] + ends - width, target >= n_fit[series][:, None]
 
 
-def calibrate(in_sample: np.ndarray, late: np.ndarray, out_of_sample: np.ndarray) -> dict:
+def calibrate(
+    in_sample: np.ndarray, late: np.ndarray, out_of_sample: np.ndarray, lag: int | None = None
+) -> dict:
     """The stored calibration from spread-normalised errors: `in_sample` [W, H] of training
     windows and `late` [V, H] of the windows reaching into validation, `out_of_sample` [V, H]
-    marking their steps past the training part (the others are in-sample errors too)."""
+    marking their steps past the training part (the others are in-sample errors too); `lag`
+    the spread's, which `bounds` takes again."""
     horizon = in_sample.shape[1]
     pool = [
         np.abs(np.concatenate([in_sample[:, h], late[~out_of_sample[:, h], h]]))
@@ -108,7 +140,8 @@ def calibrate(in_sample: np.ndarray, late: np.ndarray, out_of_sample: np.ndarray
     inflation = max(1.0, ratio)
     table = np.array([[_conformal_quantile(p, level) for p in pool] for level in GRID])
     return {
-        "method": "quantiles of in-sample errors over the input window's std, per step",
+        "method": "quantiles of in-sample errors over the input window's spread, per step",
+        "spread_lag": lag,  # the spread's lag: the window's mean |x_t - x_{t-lag}|
         "in_sample_errors": counted,
         "out_of_sample_errors": int(out_of_sample.sum()),
         "out_of_sample_ratio": ratio,  # their mean error over the in-sample one at their steps
@@ -144,7 +177,8 @@ def bounds(
         )
     table = np.asarray(calibration["half_widths"])  # [level, step]
     row = {level: i for i, level in enumerate(calibration["levels"])}
-    s = (spread(np.asarray(x, np.float64)) * unit)[:, None]  # [S, 1]
+    lag = calibration.get("spread_lag")  # absent before it was stored: the window's std
+    s = (spread(np.asarray(x, np.float64), lag) * unit)[:, None]  # [S, 1]
     out = {}
     for level in levels:
         if level not in row:

@@ -545,19 +545,22 @@ def _validation_scores(
 
 
 def _calibrate(seen, split, values, predict_fn, cfg: Config) -> dict[str, Any]:
-    """Prediction-interval calibration from the model's errors on its training windows and on
-    the windows reaching into validation (see intervals.py); a sample of each when many.
-    `seen` is the (transformed) panel the windows index."""
+    """Prediction-interval calibration from the model's errors on the later half of its
+    training windows and on the windows reaching into validation (see intervals.py); a
+    sample of each when many. `seen` is the (transformed) panel the windows index."""
     w = cfg.window
     late, out_of_sample = intervals.late_windows(seen, split.n_fit, w.lookback, w.horizon)
-    train = split.train_starts[:: max(1, len(split.train_starts) // intervals.MAX_WINDOWS)]
+    counts = train_counts(seen.lengths, w.lookback, w.horizon, w.val_size)
+    recent = intervals.recent_half(seen.offsets, counts)
+    train = recent[:: max(1, len(recent) // intervals.MAX_WINDOWS)]
     n_future = len(cfg.data.future_covariates or ())
     cumulate = cfg.data.transform == "difference"  # its errors add up along the horizon
+    lag = intervals.spread_lag(cfg.data.season, w.lookback)
+    args = (w.lookback, w.horizon, predict_fn, n_future, cumulate, lag)
     return intervals.calibrate(
-        intervals.errors(values, train, w.lookback, w.horizon, predict_fn, n_future, cumulate),
-        intervals.errors(values, late, w.lookback, w.horizon, predict_fn, n_future, cumulate),
-        out_of_sample,
-    )
+        intervals.errors(values, train, *args), intervals.errors(values, late, *args),
+        out_of_sample, lag,
+    )  # fmt: skip
 
 
 def _tail(

@@ -231,15 +231,15 @@ def _evaluation_table(doc: dict[str, Any]) -> Table:
 
 
 def _interval_rows(doc: dict[str, Any]) -> list[list[str]]:
-    """Per level: nominal and empirical coverage (percent), mean width and scaled width."""
+    """Per level: nominal and empirical coverage (percent), mean width, scaled width, MSIS."""
     return [
         [f"{level}%", _pct(block["coverage"]), _num(block["mean_width"]),
-         _num(block["mean_scaled_width"])]
+         _num(block["mean_scaled_width"]), _num(block["msis"])]
         for level, block in doc["intervals"].items()
     ]  # fmt: skip
 
 
-INTERVAL_HEADER = ["level", "coverage", "mean width", "width / MASE scale"]
+INTERVAL_HEADER = ["level", "coverage", "mean width", "width / MASE scale", "MSIS"]
 
 
 def _interval_table(doc: dict[str, Any]) -> Table:
