@@ -13,8 +13,7 @@ coverage poorly: 3 folds gave single-fold coverages from 17 % to 100 %. Printed 
 level: the share of actuals inside (coverage), the mean width over the MASE scale (comparable
 across datasets), the mean scaled interval score (MSIS, M4's: width plus 2 / alpha times each
 miss, over the MASE scale; lower is better, and it ranks calibrations that coverage alone cannot),
-and the mean over datasets. Issue 6's target: coverage
-within 5 points of nominal.
+and the mean over datasets. Issue 6's target: coverage within 5 points of nominal.
 """
 
 from __future__ import annotations

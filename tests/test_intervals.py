@@ -16,6 +16,7 @@ from rnnforecast.cli import app
 from rnnforecast.config import Config
 from rnnforecast.data import Loaded, Schema
 from rnnforecast.errors import RnnForecastError
+from rnnforecast.windows import Starts
 
 runner = CliRunner()
 BOUNDS = ["y_hat_lo_80", "y_hat_hi_80", "y_hat_lo_95", "y_hat_hi_95"]
@@ -116,8 +117,8 @@ def test_bounds_take_the_spread_the_calibration_was_made_with():
 
 
 def test_calibration_takes_the_later_half_of_each_series_windows():
-    recent = intervals.recent_half(np.array([0, 10, 20]), np.array([5, 4, 1]))
-    np.testing.assert_array_equal(np.asarray(recent), [2, 3, 4, 12, 13, 20])
+    starts = Starts.runs(np.array([0, 10, 20]), np.array([5, 4, 1]))
+    np.testing.assert_array_equal(np.asarray(starts.later_half()), [2, 3, 4, 12, 13, 20])
 
 
 def test_model_without_calibration_says_to_retrain():

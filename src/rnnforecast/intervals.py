@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rnnforecast.errors import RnnForecastError
-from rnnforecast.windows import WINDOW_STD_FLOOR, Panel, Starts, gather, window_ends
+from rnnforecast.windows import WINDOW_STD_FLOOR, Panel, gather, window_ends
 
 GRID = tuple(range(1, 100))  # levels stored: any whole percentage works at predict time
 MAX_WINDOWS = 20_000  # in-sample windows forecast for calibration: enough, and bounded work
@@ -87,15 +87,6 @@ def errors(
         error = np.cumsum(y - f, axis=1) if cumulate else y - f
         out[b : b + len(at)] = error / spread(x[..., 0].astype(np.float64), lag)[:, None]
     return out
-
-
-def recent_half(offsets: np.ndarray, counts: np.ndarray) -> Starts:
-    """The later half of each series' training windows (series i's run: `counts[i]` windows
-    from `offsets[i]`): the in-sample errors the coming ones resemble when a series drifts.
-    AirPassengers' windows from its early years widened its backtests' 80 % intervals until
-    they covered 88 % (83 % calibrated on the later half; benchmarks/bench_intervals.py)."""
-    skip = counts // 2
-    return Starts.runs(offsets + skip, counts - skip)
 
 
 def late_windows(

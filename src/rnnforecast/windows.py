@@ -224,6 +224,13 @@ class Starts:
     def __len__(self) -> int:
         return int(self.ends[-1]) if len(self.ends) else 0
 
+    def later_half(self) -> Starts:
+        """The later half of each series' run (the middle window of an odd run included)."""
+        counts = np.diff(self.ends, prepend=0)
+        first = self.shift + self.ends - counts  # each run's first start
+        skip = counts // 2
+        return Starts.runs(first + skip, counts - skip)
+
     def __getitem__(self, at: slice | np.ndarray) -> np.ndarray:
         k = np.arange(*at.indices(len(self))) if isinstance(at, slice) else np.asarray(at)
         return k + self.shift[np.searchsorted(self.ends, k, side="right")]
