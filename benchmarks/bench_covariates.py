@@ -1,20 +1,22 @@
 """Covariates on elecdemand: MASE without them, with Temperature and WorkDay as future
 covariates, and with them as past covariates only, over several seeds.
 
-    python benchmarks/bench_covariates.py [--seeds 0,1,2] [--days 1] [--skip 0]
+    python benchmarks/bench_covariates.py --data-dir DATA --protocol-dir PROTOCOL
+                                          [--seeds 0,1,2] [--days 1] [--skip 0]
                                           [--set key=value ...] [--json FILE] [--table JSON...]
 
-The split is the team's protocol (../shared/bench/PROTOCOL.md): the test is the last 48 points,
-the training data the 4,032 before them. split.py drops the covariates, so the split is made
-here from the full ../shared/data/elecdemand.csv, keeping Temperature and WorkDay, and checked
-to hold exactly split.py's rows. With future covariates, predict reads a file whose last 48 rows
-have y empty and the test day's Temperature and WorkDay filled: the recorded temperatures stand
-in for a forecast of them, so that variant is the best a perfect temperature forecast could do.
-Scores are ../shared/bench/score.py's. `--days K` repeats the whole comparison for the K days
-that end with the protocol's (each trained on the 4,032 points before its test day; `--skip D`
-starts D days earlier): one test day (New Year's Eve) says little on its own. Run it with
-OMP_NUM_THREADS=1 on a shared machine: far faster under contention, and a rerun repeats
-its figures exactly.
+DATA holds DATA/elecdemand.csv, PROTOCOL the protocol's split.py (see bench_accuracy.py). The
+split is the protocol's: the test is the last 48 points, the training data the 4,032 before
+them. split.py drops the covariates, so the split is made here from the full elecdemand.csv,
+keeping Temperature and WorkDay, and checked to hold exactly split.py's rows. With future
+covariates, predict reads a file whose last 48 rows have y empty and the test day's Temperature
+and WorkDay filled: the recorded temperatures stand in for a forecast of them, so that variant
+is the best a perfect temperature forecast could do. Scores are the reference scorer's
+(tests/reference/score.py). `--days K` repeats the whole comparison for the K days that end
+with the protocol's (each trained on the 4,032 points before its test day; `--skip D` starts D
+days earlier): one test day (New Year's Eve) says little on its own. Run it with
+OMP_NUM_THREADS=1 on a shared machine: far faster under contention, and a rerun repeats its
+figures exactly.
 """
 
 from __future__ import annotations
@@ -28,11 +30,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from bench_accuracy import parse_sets
+from bench_accuracy import add_protocol_args, parse_sets, use_protocol
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO.parent / "shared" / "bench"
-DATA = REPO.parent / "shared" / "data" / "elecdemand.csv"
 OUT = REPO / "benchmarks" / "out"
 COVARIATES = ("Temperature", "WorkDay")
 VARIANTS = {
@@ -116,6 +116,7 @@ def table(runs: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_protocol_args(ap)
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     ap.add_argument("--days", type=int, default=1, help="test days ending with the protocol's")
     ap.add_argument("--skip", type=int, default=0, help="start this many days before it")
@@ -129,13 +130,13 @@ def main() -> None:
     if args.table:
         print(table([r for path in args.table for r in json.loads(path.read_text())["runs"]]))
         return
+    use_protocol(ap, args, "split.py")
     overrides = parse_sets(args.set)
-    sys.path.insert(0, str(BENCH))
     import split
     import torch  # noqa: F401  imports are not timed
 
     spec = split.DATASETS["elecdemand"]
-    full = split.read_dataset(str(DATA))
+    full = split.read_dataset(str(args.data_dir / "elecdemand.csv"))
     train, test = day_split(full, 0, spec.h, spec.train_tail)
     ref_train, ref_test = split.split_frame(full, spec)  # the protocol's rows, without covariates
     pd.testing.assert_frame_equal(train[ref_train.columns], ref_train)

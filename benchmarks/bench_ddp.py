@@ -1,6 +1,6 @@
 """Training throughput of one process vs `--nproc 2` (torchrun, DDP with gloo on CPU).
 
-    python benchmarks/bench_ddp.py [--data ../shared/data/taylor.csv] [--epochs 5]
+    python benchmarks/bench_ddp.py --data DATA/taylor.csv [--epochs 5]
 
 Windows/s = training windows x epochs / the summed epoch seconds of history.csv (validation
 included; process start-up and data loading excluded). One process is measured with 1 and with
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
 RUNS = {  # name: (processes, threads per process)
     "1 process x 1 thread": (1, 1),
     "1 process x 2 threads": (1, 2),
@@ -41,7 +40,9 @@ def throughput(data: Path, out: Path, epochs: int, nproc: int, threads: int) -> 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "taylor.csv")
+    ap.add_argument(
+        "--data", type=Path, required=True, help="the CSV to train on (published figures: taylor)"
+    )
     ap.add_argument("--epochs", type=int, default=5)
     args = ap.parse_args()
     rates = {}

@@ -1,11 +1,13 @@
 """Prediction-interval coverage on the public datasets: nominal against empirical.
 
-    python benchmarks/bench_intervals.py [--datasets AirPassengers,taylor] [--levels 80,95]
+    python benchmarks/bench_intervals.py --data-dir DATA --protocol-dir PROTOCOL
+                                         [--datasets AirPassengers,taylor] [--levels 80,95]
                                          [--seeds 0] [--set key=value ...]
                                          [--json benchmarks/out/intervals.json]
 
-For each dataset of ../shared/data: `../shared/bench/split.py` holds out the protocol's test (the
-last H points of each series, never looked at here); on the rest (train.csv) a rolling-origin
+DATA holds the datasets as DATA/<name>.csv, PROTOCOL the protocol's split.py (see
+bench_accuracy.py). For each dataset: split.py holds out the protocol's test (the last H points
+of each series, never looked at here); on the rest (train.csv) a rolling-origin
 backtest (FOLDS below: 6-10 cut-offs, each forecasting the protocol's H) trains the default
 model before every cut-off and forecasts H steps with intervals at the levels given. A fold's
 errors move together (one bad forecast puts a whole horizon outside), so a few folds measure
@@ -13,7 +15,7 @@ coverage poorly: 3 folds gave single-fold coverages from 17 % to 100 %. Printed 
 level: the share of actuals inside (coverage), the mean width over the MASE scale (comparable
 across datasets), the mean scaled interval score (MSIS, M4's: width plus 2 / alpha times each
 miss, over the MASE scale; lower is better, and it ranks calibrations that coverage alone cannot),
-and the mean over datasets. Issue 6's target: coverage within 5 points of nominal.
+and the mean over datasets, and which levels are more than 5 points from nominal.
 """
 
 from __future__ import annotations
@@ -25,11 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_accuracy import parse_sets
+from bench_accuracy import add_protocol_args, parse_sets, use_protocol
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO.parent / "shared" / "bench"
-DATA = REPO.parent / "shared" / "data"
 OUT = REPO / "benchmarks" / "out"
 DATASETS = "AirPassengers,nottem,sunspot_month,elecdemand,taylor,visnights"
 # (folds, step between cut-offs) per dataset: as many as the training part holds before the
@@ -44,16 +44,17 @@ FOLDS = {
 }
 
 
-def run_dataset(name: str, levels: tuple[int, ...], overrides: dict, workdir: Path) -> dict:
+def run_dataset(
+    name: str, levels: tuple[int, ...], overrides: dict, workdir: Path, data_dir: Path
+) -> dict:
     """Split one dataset, backtest on its training part; coverage and width per level."""
-    sys.path.insert(0, str(BENCH))
     import split
 
     from rnnforecast import pipeline
     from rnnforecast.config import Config
 
     spec = split.DATASETS[name]
-    split.write_split(str(DATA / f"{name}.csv"), spec, str(workdir))
+    split.write_split(str(data_dir / f"{name}.csv"), spec, str(workdir))
     folder = workdir / name
     folds, step = FOLDS.get(name, (3, spec.h))
     settings = {
@@ -139,6 +140,7 @@ def table(rows: list[dict], levels: tuple[int, ...]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_protocol_args(ap)
     ap.add_argument("--datasets", default=DATASETS)
     ap.add_argument("--levels", default="80,95", help="interval levels in percent")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -146,6 +148,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="comma-separated seeds; figures are their mean")
     ap.add_argument("--json", type=Path, default=OUT / "intervals.json")
     args = ap.parse_args()
+    use_protocol(ap, args, "split.py")
     levels = tuple(sorted({int(v) for v in args.levels.split(",")}))
     overrides = parse_sets(args.set)
 
@@ -154,7 +157,9 @@ def main() -> None:
         for name in args.datasets.split(","):
             runs = []
             for seed in [int(s) for s in args.seeds.split(",")]:
-                run = run_dataset(name, levels, {**overrides, "seed": seed}, Path(tmp))
+                run = run_dataset(
+                    name, levels, {**overrides, "seed": seed}, Path(tmp), args.data_dir
+                )
                 runs.append(run)
                 covered = ", ".join(
                     f"{level}%: {100 * b['coverage']:.1f}" for level, b in run["levels"].items()

@@ -14,7 +14,7 @@ in a fresh process so its peak RSS is its own:
   predict  every series forecast from the file, all at once and by chunks of 10,000 series
            (`--predict-sizes ""` skips it).
 The train step on a tiny file first shows torch's own working set, which no data layout saves.
-Targets (issue 8): load <= 1.5x read_csv; peak RSS <= 3x raw data + model.
+Targets: load <= 1.5x read_csv; peak RSS <= 3x raw data + model.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Training throughput: rnnforecast's epoch loop against the bare network on the same data.
 
-    python benchmarks/bench_train.py [--data ../shared/data/taylor.csv] [--batch-sizes 128,512]
+    python benchmarks/bench_train.py --data DATA/taylor.csv [--batch-sizes 128,512]
                                      [--cells rnn,lstm,gru] [--sizes default,large]
 
 For each cell at the default size and a larger one, in one run:
@@ -30,7 +30,6 @@ from rnnforecast.config import Config
 from rnnforecast.model import Forecaster
 from rnnforecast.windows import Panel, apply_scaler, fit_scaler, gather, split_windows
 
-REPO = Path(__file__).resolve().parents[1]
 SIZES = {"default": (1, 16), "large": (2, 256)}  # layers, hidden units
 EPOCHS = 3  # at least this many timed epochs, after one warm-up epoch
 ROUNDS = 3  # default-size cells: bare and ours alternated 3 times, the median ratio printed
@@ -95,7 +94,9 @@ def real_rate(cfg: Config, values: np.ndarray, split, epochs: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "taylor.csv")
+    ap.add_argument(
+        "--data", type=Path, required=True, help="the CSV to train on (published figures: taylor)"
+    )
     ap.add_argument("--batch-sizes", default="128,512")
     ap.add_argument("--cells", default="rnn,lstm,gru", help="e.g. rnn, to re-run one cell")
     ap.add_argument("--sizes", default=",".join(SIZES), help="default, large or both")

@@ -1,7 +1,7 @@
 """Forecast metrics and baselines as pure numpy functions.
 
 Metrics take actuals y and forecasts f of shape [..., H] and reduce the last axis, so one call
-scores one window or a batch of them. Definitions match ../shared/bench/score.py.
+scores one window or a batch of them. Definitions match tests/reference/score.py.
 """
 
 from __future__ import annotations

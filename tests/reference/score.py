@@ -1,4 +1,4 @@
-# Verbatim copy of ../shared/bench/score.py (the team's reference scorer, protocol v1), kept
+# Verbatim copy of the benchmark protocol's reference scorer (score.py, protocol v1), kept
 # here so the agreement test runs wherever the tests run. Do not edit; re-copy it.
 """Score H-step forecasts exactly as the benchmark scores the peers (numpy + pandas only).
 
