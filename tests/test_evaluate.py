@@ -144,6 +144,7 @@ def test_backtest_cli_writes_the_report(tmp_path, monkeypatch):
         "forecasts.csv",
         "report.md",
         "plots",
+        "rnnforecast-report.json",
     }
     assert (report / "plots" / "passengers.png").read_bytes()[:4] == b"\x89PNG"
     assert (report / "plots" / "training.png").read_bytes()[:4] == b"\x89PNG"

@@ -10,23 +10,63 @@ from __future__ import annotations
 import functools
 import inspect
 import signal
+import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from rnnforecast import __version__
 from rnnforecast.config import flat_fields, help_text
 
 EXIT_CODES = (
     "Exit codes: 0 success; 1 unexpected error (a bug: rerun with --debug and report it); "
-    "2 bad input, options, config or model directory; 3 training diverged; "
-    "4 model directory locked by another run; 130 interrupted."
+    "2 bad input, options, config, model directory or output path; 3 training diverged; "
+    "4 model directory locked by another run; 130 interrupted (Ctrl-C, SIGTERM, SIGHUP); "
+    "141 stdout closed early (e.g. piped into head)."
 )
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)  # handled like Ctrl-C: partial outputs get cleaned up
+GRACE = 30.0  # seconds `train --nproc` workers get to stop and save a checkpoint, then killed
+
+
+class _Group(TyperGroup):
+    """The command group, whose usage errors (an unknown option, a bad value) are one
+    `error:` line and exit 2, like every other error."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as e:  # click's usage errors
+            if not standalone_mode:
+                raise
+            _usage_error(e)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            sys.stderr.write("error: aborted\n")
+            sys.exit(1)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(e: Exception) -> None:
+    from rnnforecast.report import one_line
+
+    ctx = getattr(e, "ctx", None)
+    text = e.format_message() if hasattr(e, "format_message") else str(e)
+    see = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    sys.stderr.write(f"error: {one_line(text + see)}\n")
+    sys.exit(getattr(e, "exit_code", 2))
+
 
 app = typer.Typer(
+    cls=_Group,
     name="rnnforecast",
     help="Train recurrent forecasters (RNN, LSTM, GRU) on CSV time series and forecast.\n\n"
     + EXIT_CODES,
@@ -60,6 +100,13 @@ ConfigFile = Annotated[
 ModelDir = Annotated[Path, typer.Option("--model", "-m", help="Model directory.")]
 DataFile = Annotated[Path, typer.Argument(help="CSV file: long (unique_id,ds,y), single or wide.")]
 ReportDir = Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace --out even if rnnforecast did not write it (a user's directory or file).",
+    ),
+]
 
 
 def config_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -141,8 +188,11 @@ def train(
     ] = False,
     nproc: Annotated[
         int,
-        typer.Option(help="Train with this many processes on this machine (torchrun, DDP).", min=1),
+        typer.Option(
+            help="Train with this many processes on this machine (DDP, as torchrun runs it).", min=1
+        ),
     ] = 1,
+    force: Force = False,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -151,15 +201,26 @@ def train(
 ) -> None:
     """Train a model on DATA and write a self-contained model directory."""
     if nproc > 1 and not _in_torchrun():
-        _relaunch_with_torchrun(nproc)
+
+        def launch(reporter) -> int:
+            from rnnforecast import pipeline
+
+            pipeline.check_train_out(out, force)  # before starting any process
+            return _launch_workers(nproc)
+
+        raise typer.Exit(_run(launch, True, False, debug))
 
     def job(reporter) -> None:
         from rnnforecast import pipeline
+        from rnnforecast.config import check_seconds
 
+        check_seconds("--wait", wait)
         cfg, start = pipeline.load_config(config, overrides, warm_start)
         reporter.detail("effective config:\n" + cfg.to_yaml().rstrip())
         with reporter.epochs(cfg.train.epochs) as on_epoch:
-            result = pipeline.train(data, out, cfg, reporter.note, on_epoch, start, wait, resume)
+            result = pipeline.train(
+                data, out, cfg, reporter.note, on_epoch, start, wait, resume, force
+            )
         if json_out and not _in_torchrun(worker=True):
             _print_json(
                 {
@@ -183,7 +244,8 @@ def train(
 
 
 def _in_torchrun(worker: bool = False) -> bool:
-    """Whether torchrun started this process (as a rank other than 0, with `worker`)."""
+    """Whether torchrun or `--nproc` started this process (as a rank other than 0, with
+    `worker`)."""
     import os
 
     if worker:
@@ -191,23 +253,105 @@ def _in_torchrun(worker: bool = False) -> bool:
     return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def _relaunch_with_torchrun(nproc: int) -> None:
-    """`train --nproc N` is `torchrun --standalone --nproc-per-node N -m rnnforecast train`."""
+def _launch_workers(nproc: int) -> int:
+    """`train --nproc N`: this command as the N processes of one torch.distributed job on
+    this machine, with the environment `torchrun --standalone --nproc-per-node N` gives them;
+    returns the job's exit code.
+
+    This process stays in charge, so no worker outlives it or keeps the lock: Ctrl-C, SIGTERM
+    or SIGHUP is passed on to every worker (each stops after its batch, rank 0 saving the
+    checkpoint), a failed worker stops the others, one still running GRACE seconds later is
+    killed, and on Linux a worker is sent SIGTERM if this process dies. Rank 0 prints; the
+    others' messages are shown only when one of them alone failed.
+    """
+    import os
+    import socket
     import subprocess
-    import sys
+    import tempfile
+    import time
+
+    from rnnforecast.errors import ExitCode, RnnForecastError
 
     args, skip = [], False
-    for arg in sys.argv[1:]:  # the same command without --nproc (torchrun would take it)
+    for arg in sys.argv[1:]:  # the same command without --nproc
         if not skip and not arg.startswith("--nproc"):
             args.append(arg)
         skip = arg == "--nproc"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc-per-node={nproc}", "-m", "rnnforecast", *args]  # fmt: skip
-    raise typer.Exit(subprocess.call(cmd))
+    with socket.socket() as probe:  # a free port for the job's rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+           "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc), "GROUP_RANK": "0"}  # fmt: skip
+    env.setdefault("OMP_NUM_THREADS", "1")  # as torchrun does: N processes share the cores
+    stops: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: stops.append(signum))
+                for s in (signal.SIGINT, *STOP_SIGNALS)}  # fmt: skip
+    workers: list[subprocess.Popen] = []
+    logs: list[Any] = []
+    try:
+        for rank in range(nproc):
+            logs.append(None if rank == 0 else tempfile.TemporaryFile())
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "rnnforecast", *args],
+                    env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+                    stdout=None if rank == 0 else subprocess.DEVNULL,
+                    stderr=logs[-1],
+                    preexec_fn=_die_with_parent,
+                )
+            )
+        deadline = None
+        while any(w.poll() is None for w in workers):
+            failed = any(w.returncode not in (None, 0) for w in workers)
+            if deadline is None and (stops or failed):
+                for w in workers:
+                    if w.poll() is None:
+                        w.send_signal(signal.SIGTERM)
+                deadline = time.monotonic() + GRACE
+            elif deadline is not None and time.monotonic() > deadline:
+                for w in workers:
+                    if w.poll() is None:
+                        w.kill()
+            time.sleep(0.05)
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+            w.wait()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    codes = [w.returncode for w in workers]
+    if stops:
+        return int(ExitCode.INTERRUPTED)
+    if codes[0] > 0:
+        return codes[0]  # rank 0 said why
+    if codes[0] < 0:
+        raise RnnForecastError(f"training worker rank 0 was killed by signal {-codes[0]}",
+                               ExitCode.BUG)  # fmt: skip
+    for rank, code in enumerate(codes):
+        if code:
+            logs[rank].seek(0)
+            said = logs[rank].read().decode("utf-8", "replace").strip().splitlines()
+            last = said[-1].removeprefix("error: ") if said else f"exit code {code}"
+            raise RnnForecastError(
+                f"training worker rank {rank} failed: {last}",
+                ExitCode(code) if code in iter(ExitCode) else ExitCode.BUG,
+            )
+    return 0
+
+
+def _die_with_parent() -> None:
+    """In a child before exec: ask Linux to send it SIGTERM when its parent dies."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's handlers still stop it
+        pass
 
 
 @app.command()
-@config_options("engine", "device", "chunk_size", "intervals")
+@config_options("engine", "device", "chunk_size", "intervals", "fill")
 def predict(
     data: Annotated[
         Path | None,
@@ -218,6 +362,13 @@ def predict(
         str, typer.Option("--out", "-o", help="Forecast CSV to write, or - for stdout.")
     ] = "-",
     config: ConfigFile = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace --out even if it is not a forecast rnnforecast wrote (or is a link).",
+        ),
+    ] = False,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -227,8 +378,6 @@ def predict(
     """Forecast the next horizon steps of every series with a trained model."""
 
     def job(reporter) -> None:
-        import sys
-
         from rnnforecast import pipeline
         from rnnforecast.config import Config
 
@@ -242,7 +391,8 @@ def predict(
         run = Config.load(config, overrides)
         result = pipeline.predict(
             model, data, target, run.predict.engine, run.train.device, run.predict.chunk_size,
-            stream=sys.stdout, levels=run.predict.intervals or (),
+            stream=sys.stdout, levels=run.predict.intervals or (), force=force,
+            fill=run.data.fill,
         )  # fmt: skip
         sys.stdout.flush()
         for message in result.notes:
@@ -266,12 +416,13 @@ def predict(
 
 
 @app.command()
-@config_options("season", "engine", "max_plots", "intervals")
+@config_options("season", "engine", "max_plots", "intervals", "fill")
 def evaluate(
     data: Annotated[Path, typer.Argument(help="CSV with the series to score the model on.")],
     model: ModelDir = Path("model"),
     out: ReportDir = Path("report"),
     config: ConfigFile = None,
+    force: Force = False,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -287,7 +438,7 @@ def evaluate(
         run = Config.load(config, overrides)
         result = pipeline.evaluate_model(
             data, model, out, run.data.season, run.predict.engine, run.evaluate.max_plots,
-            run.predict.intervals or (),
+            run.predict.intervals or (), force, fill=run.data.fill,
         )  # fmt: skip
         _report_evaluation(reporter, result, json_out)
 
@@ -300,6 +451,7 @@ def backtest(
     data: DataFile,
     out: ReportDir = Path("report"),
     config: ConfigFile = None,
+    force: Force = False,
     overrides: dict[str, Any] | None = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -314,7 +466,7 @@ def backtest(
 
         cfg = Config.load(config, overrides)
         with reporter.epochs(cfg.train.epochs) as on_epoch:
-            result = pipeline.backtest(data, cfg, out, reporter.note, on_epoch)
+            result = pipeline.backtest(data, cfg, out, reporter.note, on_epoch, force)
         _report_evaluation(reporter, result, json_out)
 
     _run(job, quiet or json_out, verbose, debug)
@@ -371,8 +523,6 @@ def config_show(
     """Print the effective config (defaults < --config file < flags) as YAML."""
 
     def job(reporter) -> None:
-        import sys
-
         from rnnforecast.config import Config
 
         sys.stdout.write(Config.load(config, overrides).to_yaml(comments=True))
@@ -394,15 +544,17 @@ def _print_json(document: dict[str, Any]) -> None:
     print_json(document)
 
 
-def _run(job: Callable[[Any], None], quiet: bool, verbose: bool, debug: bool) -> None:
-    """Run a command body; map our error to its exit code, Ctrl-C to 130, anything else to 1."""
+def _run(job: Callable[[Any], Any], quiet: bool, verbose: bool, debug: bool) -> Any:
+    """Run a command body and return what it returns; map our error to its exit code, an
+    error of the OS (a path it refuses, a full disk) to 2 with the path and its reason, Ctrl-C,
+    SIGTERM and SIGHUP to 130, a closed stdout to 141, anything else to 1."""
     from rnnforecast.errors import ExitCode, RnnForecastError
     from rnnforecast.report import Reporter
 
     reporter = Reporter(quiet=quiet, verbose=verbose)
-    signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: partial outputs get cleaned up
+    previous = {s: signal.signal(s, _interrupt) for s in STOP_SIGNALS}
     try:
-        job(reporter)
+        return job(reporter)
     except RnnForecastError as e:
         if debug:
             reporter.console.print(traceback.format_exc(), markup=False)
@@ -411,6 +563,15 @@ def _run(job: Callable[[Any], None], quiet: bool, verbose: bool, debug: bool) ->
     except KeyboardInterrupt:
         reporter.error("interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except BrokenPipeError:
+        _stdout_to_devnull()  # what is still buffered must not fail again at exit
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    except OSError as e:
+        if debug:
+            reporter.console.print(traceback.format_exc(), markup=False)
+        where = f"{e.filename}: " if e.filename else ""
+        reporter.error(f"{where}{e.strerror or e}; check the path, its permissions and free space")
+        raise typer.Exit(int(ExitCode.BAD_INPUT)) from None
     except Exception as e:
         if debug:
             raise
@@ -419,10 +580,26 @@ def _run(job: Callable[[Any], None], quiet: bool, verbose: bool, debug: bool) ->
             "report it"
         )
         raise typer.Exit(int(ExitCode.BUG)) from None
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def _stdout_to_devnull() -> None:
+    import os
+
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real descriptor (a test's capture)
+        pass
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from rnnforecast.errors import RnnForecastError
+from rnnforecast.errors import RnnForecastError, quoted
 
 FILL_CHOICES = ("none", "ffill", "interpolate", "zero")
 SCALER_CHOICES = ("standard", "none")
@@ -35,6 +36,16 @@ ENGINE_CHOICES = ("auto", "numpy", "torch")
 SMALL_DATA = 200_000  # training windows x lookback: below it, an ensemble by default
 SMALL_ENSEMBLE = 3  # members then: the median of 3 halves nottem's seed spread, 5 adds little
 SIZE_LIMIT = 100_000  # longest lookback or horizon: beyond it a window cannot fit in memory
+DECIMAL_CHOICES = (".", ",")
+THOUSANDS_CHOICES = (",", ".", " ", "'", "_")
+SEED_LIMIT = 2**32 - 1  # numpy's generators take seeds in [0, 2**32)
+# estimated bytes to train one model (weights, gradients, optimiser and average copies, the
+# activations a batch keeps for the backward pass): beyond it the run would not fit even a
+# large server's memory, so the sizes are refused before any data is read
+MEMORY_LIMIT = 256 * 2**30
+INT_LIMIT = 2**31 - 1  # the bound of a whole-number setting without a bound of its own
+CONFIG_BYTES = 1_000_000  # a config file is a few kB; a larger one is not one
+YAML_VALUES = 10_000  # values a config may expand to (YAML aliases can nest exponentially)
 
 
 def _opt(
@@ -64,6 +75,25 @@ class DataConfig:
     id_col: str | None = _opt(None, "series id column (long format); unset: unique_id if present")
     freq: str | None = _opt(
         None, "pandas frequency alias (MS, ME, W, D, h, 30min...); unset: inferred"
+    )
+    date_format: str | None = _opt(
+        None, "strftime format of the time column, e.g. %d/%m/%Y; unset: ISO 8601 or detected"
+    )
+    dayfirst: bool | None = _opt(
+        None,
+        "numeric dates such as 01/02/2015 are day first (--dayfirst) or month first "
+        "(--no-dayfirst); unset: decided by the column's values (a day above 12)",
+    )
+    decimal: str | None = _opt(
+        None,
+        "decimal mark of numbers: . or , (190,09); unset: ., or , where the delimiter is not "
+        "a comma and the numbers use it",
+        choices=DECIMAL_CHOICES,
+    )
+    thousands: str | None = _opt(
+        None,
+        "thousands separator inside numbers (1,900.90): , . ' _ or a space; unset: none",
+        choices=THOUSANDS_CHOICES,
     )
     fill: str = _opt(
         "none",
@@ -211,7 +241,12 @@ class TrainConfig:
     clip_norm: float = _opt(1.0, "clip gradients to this global L2 norm; 0 disables", minimum=0.0)
     clip_value: float = _opt(0.0, "clip each gradient element to +-value; 0 disables", minimum=0.0)
     loss: str = _opt("mae", "training loss", choices=LOSS_CHOICES)
-    seed: int = _opt(0, "random seed: the same seed on CPU gives identical weights", minimum=0)
+    seed: int = _opt(
+        0,
+        "random seed: the same seed on CPU gives identical weights",
+        minimum=0,
+        maximum=SEED_LIMIT,
+    )
     device: str = _opt("auto", "auto (CUDA when available), cpu, cuda or cuda:N")
     precision: str = _opt(
         "auto",
@@ -321,11 +356,7 @@ class Config:
         `overrides` (flat keys, e.g. CLI flags); each layer replaces only the keys it gives."""
         cfg = base or cls()
         if path is not None:
-            path = Path(path)
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as e:
-                raise RnnForecastError(f"{path}: cannot read config file ({e.strerror})") from None
+            text = _read_config(Path(path))
             raw = parse_yaml(text, str(path))
             cls.from_dict(raw, where=str(path))  # unknown keys and bad values raise here
             sections = (raw or {}).values()
@@ -356,21 +387,29 @@ class Config:
                 value = getattr(section, f.name)
                 choices, minimum = f.metadata["choices"], f.metadata["minimum"]
                 maximum = f.metadata["maximum"]
+                if isinstance(value, int) and not isinstance(value, bool) and maximum is None:
+                    maximum = INT_LIMIT
                 if value is None:
                     continue
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise RnnForecastError(
+                        f"{name}.{f.name}: {value} is not a finite number; give --{_flag(f.name)} "
+                        "a real value"
+                    )
                 if choices and value not in choices:
-                    hint = difflib.get_close_matches(str(value), choices, n=1)
+                    hint = difflib.get_close_matches(str(value)[:100], choices, n=1)
                     guess = f"; did you mean '{hint[0]}'?" if hint else ""
                     raise RnnForecastError(
-                        f"{name}.{f.name}: '{value}' is not one of {', '.join(choices)}{guess}"
+                        f"{name}.{f.name}: '{quoted(value)}' is not one of "
+                        f"{_choices(choices)}{guess}"
                     )
                 if minimum is not None and value < minimum:
                     raise RnnForecastError(
-                        f"{name}.{f.name}: {value} is too small; use a value >= {minimum}"
+                        f"{name}.{f.name}: {quoted(value)} is too small; use a value >= {minimum}"
                     )
                 if maximum is not None and value > maximum:
                     raise RnnForecastError(
-                        f"{name}.{f.name}: {value} is absurdly large; use <= {maximum}"
+                        f"{name}.{f.name}: {quoted(value)} is absurdly large; use <= {maximum}"
                     )
         if not 0.0 <= self.model.dropout < 1.0:
             raise RnnForecastError(f"model.dropout: {self.model.dropout} must be in [0, 1)")
@@ -379,13 +418,14 @@ class Config:
         for cell in self.model.ensemble_cells or ():
             if cell not in CELL_CHOICES:
                 raise RnnForecastError(
-                    f"model.ensemble_cells: '{cell}' is not one of {', '.join(CELL_CHOICES)}"
+                    f"model.ensemble_cells: '{quoted(cell)}' is not one of "
+                    f"{', '.join(CELL_CHOICES)}"
                 )
         names = self.data.covariates
         twice = sorted({c for c in names if names.count(c) > 1})
         if twice:
             raise RnnForecastError(
-                f"data: covariate '{twice[0]}' is listed twice; name each column once, in "
+                f"data: covariate '{quoted(twice[0])}' is listed twice; name each column once, in "
                 "past_covariates or in future_covariates"
             )
         for level in self.predict.intervals or ():
@@ -394,21 +434,145 @@ class Config:
                     f"predict.intervals: {level} is not a level in (0, 100); give percentages "
                     "such as 80,95"
                 )
+        members = self.model.ensemble or 1
+        if self.train.seed + members - 1 > SEED_LIMIT:
+            raise RnnForecastError(
+                f"train.seed: {self.train.seed} and the {members - 1} seeds after it (one per "
+                f"ensemble member) pass {SEED_LIMIT}, the largest seed the generators take; use "
+                "a smaller --seed"
+            )
+        self._check_numbers()
+        self._check_memory()
         return self
+
+    def _check_numbers(self) -> None:
+        """How numbers and dates are written must be tellable apart."""
+        d = self.data
+        if d.decimal is not None and d.decimal == d.thousands:
+            raise RnnForecastError(
+                f"data: --decimal and --thousands are both '{d.decimal}'; numbers need two "
+                "different marks"
+            )
+        if d.date_format not in (None, "ISO8601") and "%" not in d.date_format:
+            raise RnnForecastError(
+                f"data.date_format: '{quoted(d.date_format)}' has no strftime directive; give "
+                "a format such as %d/%m/%Y or %Y-%m-%d %H:%M"
+            )
+
+    def _check_memory(self) -> None:
+        """Sizes each within its limit can still be absurd together (hidden 4096 x 64 layers
+        x lookback 100000): refuse by the estimate rather than fail deep inside training."""
+        weights, need = training_bytes(self)
+        if need > MEMORY_LIMIT:
+            m, w = self.model, self.window
+            raise RnnForecastError(
+                f"model: training would need about {need / 1e9:,.0f} GB of memory ({weights:,} "
+                f"weights; batch {self.train.batch_size} x lookback {w.lookback or 1} x "
+                f"{m.layers} layer(s) of {m.hidden_size} units), more than {MEMORY_LIMIT >> 30} "
+                "GiB; use a smaller --hidden-size, --layers, --lookback, --horizon or --batch-size"
+            )
 
     def _sections(self) -> list[tuple[str, Any]]:
         return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
 
 
+def check_seconds(flag: str, value: float) -> float:
+    """A plain option's number of seconds (not a setting, so `validated` never sees it):
+    finite and not negative."""
+    if not math.isfinite(value) or value < 0:
+        raise RnnForecastError(f"{flag}: {value} is not a number of seconds; give 0 or more")
+    return value
+
+
+def training_bytes(cfg: Config) -> tuple[int, int]:
+    """(weights of one model, estimated bytes to train it): the weights four times over
+    (themselves, gradients, Adam's two moments) plus their moving average, and the float32
+    activations each layer keeps per window step (gates, hidden and cell state) for the
+    backward pass. Unset sizes count as 1, so the estimate is a floor until they are settled."""
+    m, w = cfg.model, cfg.window
+    lookback, horizon = w.lookback or 1, w.horizon or 1
+    gates = max(_GATES[c] for c in (m.ensemble_cells or (m.cell,)))
+    n_future = len(cfg.data.future_covariates or ())
+    inputs = 1 + len(cfg.data.covariates) + (8 if m.calendar else 0)
+    h = m.hidden_size
+    weights = sum(gates * h * ((inputs if i == 0 else h) + h + 2) for i in range(m.layers))
+    weights += (h + 1) * horizon  # the head
+    weights += (lookback + 1) * horizon if m.skip == "linear" else 0
+    weights += horizon * n_future * horizon
+    activations = cfg.train.batch_size * lookback * m.layers * h * (gates + 2)
+    return weights, 4 * (5 * weights + activations)
+
+
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per recurrent layer, as in model.py
+
+
+def _choices(choices: tuple[str, ...]) -> str:
+    """Choices as a message lists them; marks (. , and a space) in quotes, to be seen."""
+    if all(c.isalnum() for c in choices):
+        return ", ".join(choices)
+    return ", ".join(f"'{c}'" for c in choices)
+
+
+def _flag(key: str) -> str:
+    return key.replace("_", "-")
+
+
 def parse_yaml(text: str, where: str) -> Any:
-    """yaml.safe_load, with a syntax error reported by line."""
+    """yaml.safe_load, with a syntax error reported by line; a document that nests too deep
+    or expands (through aliases) to more values than any config has is refused."""
     try:
-        return yaml.safe_load(text)
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(e, "problem", None) or "not valid YAML"
-        raise RnnForecastError(f"{where}:{line}: {problem}; fix the YAML syntax") from None
+        hint = ""
+        if "'%'" in problem:
+            hint = " (quote a value that begins with %, e.g. date_format: '%d/%m/%Y')"
+        raise RnnForecastError(f"{where}:{line}: {problem}{hint}; fix the YAML syntax") from None
+    except RecursionError:
+        raise RnnForecastError(f"{where}: nested too deeply to be a config") from None
+    except (ValueError, OverflowError):  # an integer of thousands of digits
+        raise RnnForecastError(f"{where}: holds a number too long to read; fix it") from None
+    if _count_values(raw, YAML_VALUES) > YAML_VALUES:
+        raise RnnForecastError(
+            f"{where}: expands to more than {YAML_VALUES:,} values (nested aliases?), far more "
+            "than a config holds; write the settings out plainly"
+        )
+    return raw
+
+
+def _count_values(node: Any, limit: int) -> int:
+    """Values in a YAML document, each alias counted again where it is used, stopping soon
+    after `limit`: the walk is bounded even when aliases make the document exponential."""
+    count, stack = 0, [node]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item[: limit + 1])
+    return count
+
+
+def _read_config(path: Path) -> str:
+    """A config file's text: a regular file of at most CONFIG_BYTES, in UTF-8."""
+    try:
+        if not path.is_file():
+            what = "a directory" if path.is_dir() else "no such file, or not a regular file"
+            raise RnnForecastError(f"{path}: config file is {what}; give the path of a YAML file")
+        if path.stat().st_size > CONFIG_BYTES:
+            raise RnnForecastError(
+                f"{path}: {path.stat().st_size:,} bytes is too large for a config file (at most "
+                f"{CONFIG_BYTES:,}); give the YAML settings file"
+            )
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise RnnForecastError(f"{path}: cannot read config file ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise RnnForecastError(f"{path}: config file is not UTF-8 text; save it as UTF-8") from None
 
 
 def _section_classes() -> dict[str, type]:
@@ -455,9 +619,9 @@ def help_text(key: str) -> str:
 
 
 def _unknown(where: str, key: str, valid: list[str]) -> str:
-    hint = difflib.get_close_matches(key, valid, n=1)
+    hint = difflib.get_close_matches(key[:100], valid, n=1)
     guess = f"did you mean '{hint[0]}'? " if hint else ""
-    return f"{where}: unknown key '{key}'; {guess}valid keys: {', '.join(valid)}"
+    return f"{where}: unknown key '{quoted(key)}'; {guess}valid keys: {', '.join(valid)}"
 
 
 def _plain(value: Any) -> Any:
@@ -485,6 +649,8 @@ def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
         if not items:
             raise RnnForecastError(f"{where}: {key} names no column")
         return items
+    if isinstance(value, str) and base in (int, float):
+        value = _number(value, base)  # YAML 1.1 reads 1e-3 as text; the flag reads a number
     if base is bool:
         if isinstance(value, bool):
             return value
@@ -493,11 +659,27 @@ def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
             return value
     elif base is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer beyond any float: as the flag reads 1e400
+                return math.inf
     elif base is str:
         if isinstance(value, str):
             return value
-    raise RnnForecastError(f"{where}: {key} must be of type {base.__name__}, got {value!r}")
+    raise RnnForecastError(f"{where}: {key} must be of type {base.__name__}, got {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: text in quotes, all of it short."""
+    return f"'{quoted(value)}'" if isinstance(value, str) else quoted(value)
+
+
+def _number(text: str, kind: type) -> Any:
+    """`text` read as the command line reads a number flag (int(), float()), or unchanged."""
+    try:
+        return kind(text.strip())
+    except ValueError:
+        return text
 
 
 def _levels(key: str, value: Any, where: str) -> tuple[int, ...]:
@@ -513,7 +695,8 @@ def _levels(key: str, value: Any, where: str) -> tuple[int, ...]:
             levels.add(text)
         elif text != "":
             raise RnnForecastError(
-                f"{where}: {key}: {item!r} is not a whole percentage; give levels such as 80,95"
+                f"{where}: {key}: {_shown(item)} is not a whole percentage; give levels "
+                "such as 80,95"
             )
     if not levels:
         raise RnnForecastError(f"{where}: {key} gives no level; give levels such as 80,95")

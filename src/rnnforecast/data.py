@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import ctypes
 import dataclasses
+import gzip
 import re
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from rnnforecast.config import DataConfig
-from rnnforecast.errors import RnnForecastError
+from rnnforecast.errors import RnnForecastError, listed, quoted
 from rnnforecast.windows import Panel
 
 TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime")
@@ -28,6 +29,7 @@ ID_NAME = "unique_id"
 TARGET_NAME = "y"
 KEY_COLUMNS = ("unique_id", "ds", "y", "_line")  # the long frame's own columns
 _SNIFF_BYTES = 64 * 1024
+_HEADER_BYTES = 16 * 2**20  # a header line longer than this (~1M column names) is refused
 _ISO_DATE = re.compile(r"\s*\d{4}-\d\d")  # how an ISO 8601 date begins: 2024-01
 # rows read at a time when training loads a long file by chunks: read_csv holds ~50 bytes a
 # row while parsing, so a whole 10M-row file peaks near 0.5 GB; 200k rows cost ~10 MB and
@@ -44,6 +46,14 @@ class Schema:
     target: tuple[str, ...]
     id_col: str | None
     freq: str  # a pandas offset alias, e.g. MS, QS-JAN, 30min
+    # how the time column was parsed: ISO8601, a strftime format such as %d/%m/%Y, or None
+    # (whole years, or a form pandas recognised by itself)
+    date_format: str | None = None
+
+    @property
+    def dayfirst(self) -> bool | None:
+        """Whether numeric dates read day first (None: the dates raise no such question)."""
+        return {"%d": True, "%m": False}.get((self.date_format or "")[:2])
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,8 @@ def load_compact(
     whose series' rows are not together (or without an id column) is read whole, as is one
     a chunk finds fault with: the error the whole file gives is the one to report."""
     path = Path(path)
-    options, notes = _csv_options(path, cfg.id_col or ID_NAME, cfg.time_col)
+    options, notes = _csv_options(path, cfg.id_col or ID_NAME, cfg.time_col, cfg)
+    cfg = _as_read(cfg, options)
     if options["dtype"]:  # an id column: a long file, read by chunks
         try:
             chunks = _chunks(path, cfg, options, notes, 0, None, rows)
@@ -177,7 +188,8 @@ def load(path: str | Path, cfg: DataConfig, model: str | None = None) -> Loaded:
     existing model: errors then say the data does not match that model.
     """
     path = Path(path)
-    options, notes = _csv_options(path, cfg.id_col or ID_NAME, cfg.time_col)
+    options, notes = _csv_options(path, cfg.id_col or ID_NAME, cfg.time_col, cfg)
+    cfg = _as_read(cfg, options)
     if options["dtype"]:  # a long file: by chunks, as `load_compact` reads it, then joined:
         try:  # the same frame, ~30 % faster on 10M rows than preparing it whole
             parts = list(_chunks(path, cfg, options, notes, 0, model, CHUNK_ROWS))
@@ -209,16 +221,27 @@ def prepare(
     layout, time_col, targets, id_col = detect_columns(raw, cfg, path, model)
     frame = _to_long(raw, targets, time_col, id_col, cfg.covariates, path, heads)
     lines = frame["_line"].to_numpy()
-    frame["ds"] = _parse_times(frame["ds"], lines, path, time_col)
-    frame["y"] = _parse_target(frame["y"], lines, targets, path)
+    frame["ds"], date_format = _parse_times(frame["ds"], lines, path, time_col, cfg)
+    frame["y"] = _parse_target(frame["y"], lines, targets, path, cfg)
     if cfg.transform == "log1p":
         _check_log1p(frame["y"], lines, targets, path)
     for name in cfg.covariates:
-        frame[name] = _parse_covariate(frame[name], lines, name, path)
+        frame[name] = _parse_covariate(frame[name], lines, name, path, cfg)
     frame, future = _split_future(frame, cfg, path)
     runs = heads if heads is not None and len(frame) == len(raw) else None  # rows all kept
-    frame, freq, more = _regularise(frame, cfg, path, model, runs)
-    schema = Schema(layout=layout, time_col=time_col, target=targets, id_col=id_col, freq=freq)
+
+    def id_hint() -> str:  # only asked when duplicate times are found
+        return "" if id_col else _id_hint(raw, time_col, targets, cfg)
+
+    frame, freq, more = _regularise(frame, cfg, path, model, runs, id_hint)
+    schema = Schema(
+        layout=layout,
+        time_col=time_col,
+        target=targets,
+        id_col=id_col,
+        freq=freq,
+        date_format=date_format,
+    )
     notes = (notes or []) + more
     return Loaded(frame=frame, schema=schema, notes=tuple(notes), source=str(path), future=future)
 
@@ -229,10 +252,11 @@ def load_chunks(
     """Yield a long file's series whole, about `series` at a time (0: every series complete
     in the rows read so far), reading `rows` lines at a time, so memory is bounded by the
     chunk and not by the file. The rows of each series must be together in the file (as
-    `sort -t, -k1,1` or any export by series leaves them). The columns and frequency found
-    in the first chunk hold for the others."""
+    `sort -t, -k1,1` or any export by series leaves them). The columns, date format (day or
+    month first) and frequency found in the first chunk hold for the others."""
     path = Path(path)
-    options, notes = _csv_options(path, cfg.id_col or ID_NAME, cfg.time_col)
+    options, notes = _csv_options(path, cfg.id_col or ID_NAME, cfg.time_col, cfg)
+    cfg = _as_read(cfg, options)
     yield from _chunks(path, cfg, options, notes, series, model, rows)
 
 
@@ -251,7 +275,9 @@ def _chunks(
     waiting = None  # rows read but not yet handed out; the last series may still be running
     for block in _read(path, options, rows):
         if id_col not in block.columns:
-            raise RnnForecastError(f"{path}: no id column '{id_col}', needed to read it by chunks")
+            raise RnnForecastError(
+                f"{path}: no id column '{quoted(id_col)}', needed to read it by chunks"
+            )
         waiting = block if waiting is None else pd.concat([waiting, block])
         starts, heads = _series_starts(waiting[id_col], handed_out, path)
         while len(starts) > max(series, 1):  # whole series, and the next one has begun
@@ -275,13 +301,15 @@ def _run_starts(ids: np.ndarray) -> np.ndarray:
 
 
 def _pinned(cfg: DataConfig, schema: Schema) -> DataConfig:
-    """`cfg` with the columns and frequency a first chunk settled, for the chunks after it."""
+    """`cfg` with the columns, date format and frequency a first chunk settled, for the
+    chunks after it: a later chunk's dates are read as the first's, or named as not fitting."""
     return dataclasses.replace(
         cfg,
         time_col=schema.time_col,
         target=schema.target,
         id_col=schema.id_col,
         freq=cfg.freq or schema.freq,
+        date_format=cfg.date_format or schema.date_format,
     )
 
 
@@ -301,59 +329,189 @@ def _series_starts(
     if again.any():
         i = int(again.argmax())
         raise RnnForecastError(
-            f"{path}: series '{heads[i]}' appears again at line {ids.index[starts[i]] + 2}; to "
-            "read by chunks the rows of each series must be together: sort the file by id, or "
+            f"{path}: series '{quoted(heads[i])}' appears again at line "
+            f"{ids.index[starts[i]] + 2}; to read by chunks the rows of each series must be "
+            "together: sort the file by id, or "
             "pass --chunk-size 0 to read it whole"
         )
     return starts, heads
 
 
-def _csv_options(path: Path, id_col: str, time_col: str | None) -> tuple[dict, list[str]]:
-    """pandas.read_csv options for this file: delimiter (, ; tab |), encoding (UTF-8, BOM,
-    latin-1), the id column read as text, ISO dates parsed as they are read; and notes on
-    what was guessed."""
+def _csv_options(
+    path: Path, id_col: str, time_col: str | None, cfg: DataConfig | None = None
+) -> tuple[dict, list[str]]:
+    """pandas.read_csv options for this file: compression (gzip), delimiter (, ; tab |),
+    encoding (UTF-8, BOM, UTF-16, latin-1), the id column read as text with every value an id
+    (NA and None are ids, not missing), the decimal mark and thousands separator, ISO dates
+    parsed as they are read; and notes on what was guessed."""
+    cfg = cfg or DataConfig()
+    compression = _check_source(path)
+    head = _head(path, compression)
+    notes = []
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"  # Excel's "Unicode text": its byte-order mark says so
+    elif b"\x00" in head:
+        raise RnnForecastError(f"{path}: looks like a binary file, not CSV text; export it as CSV")
+    else:
+        try:
+            head.decode("utf-8")
+            encoding = "utf-8-sig"  # also strips a byte-order mark
+        except UnicodeDecodeError as e:
+            if e.start < len(head) - 3:  # not just a character cut at the end of the sample
+                encoding = "latin-1"
+                notes.append(f"{path}: not valid UTF-8; read as latin-1")
+            else:
+                encoding = "utf-8-sig"
+    text = head.decode(encoding, errors="replace").lstrip("\ufeff")
+    if not text.strip():
+        raise RnnForecastError(f"{path}: the file is empty; it needs a header line and data rows")
+    said = re.fullmatch(r"sep=(.)", text[:10].split("\n", 1)[0].strip())  # Excel's first line
+    if said:
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+    sep = said.group(1) if said else _sniff_delimiter(text[:_SNIFF_BYTES])
+    header, first = (list(csv.reader(text.splitlines()[:2], delimiter=sep)) + [[], []])[:2]
+    _check_header(header, path)
+    # only where the sample has spaces after a delimiter: it costs the parser a quarter
+    skip = f"{sep} " in text[:_SNIFF_BYTES]
+    read_as = [c.lstrip() if skip else c for c in header]  # names as read_csv gives them
+    ids = [i for i, c in enumerate(read_as) if c.strip() == id_col]
+    options: dict[str, Any] = {
+        "sep": sep,
+        "encoding": encoding,
+        "compression": compression,
+        # ids as text, object dtype: pandas 3's str dtype reads a 10M-row file ~0.5 s slower
+        "dtype": {read_as[ids[0]]: object} if ids else None,
+        "skipinitialspace": skip,
+        "index_col": False,  # a row longer than the header must not become an index
+        "skiprows": 1 if said else None,
+    }
+    if ids:  # pandas' missing markers (NA, None, null, n/a...) hold for every column but ids
+        na = dict.fromkeys(range(len(read_as)), _NA_VALUES) | {ids[0]: [""]}
+        options.update(keep_default_na=False, na_values=na)
+    decimal, thousands, found = _number_marks(text[:_SNIFF_BYTES], sep, cfg, path)
+    notes.extend(found)
+    if decimal != ".":
+        options["decimal"] = decimal
+    if thousands:
+        options["thousands"] = thousands
+    at = _iso_time_column(header, first, id_col, time_col)
+    if at is not None and cfg.date_format is None:
+        options.update(parse_dates=[at], date_format="ISO8601")
+    return options, notes
+
+
+def _as_read(cfg: DataConfig, options: dict) -> DataConfig:
+    """`cfg` with the number marks the file is read with (given or detected), so that text
+    a column holds is checked as the reader read its numbers."""
+    return dataclasses.replace(
+        cfg, decimal=options.get("decimal", "."), thousands=options.get("thousands")
+    )
+
+
+# pandas' default missing-value markers (read_csv's na_values docs), kept for all but ids
+_NA_VALUES = (
+    "|#N/A|#N/A N/A|#NA|-1.#IND|-1.#QNAN|-NaN|-nan|1.#IND|1.#QNAN|<NA>|N/A|NA|NULL|NaN|None|n/a|"
+    "nan|null"
+).split("|")
+_GZIP, _ZIP = b"\x1f\x8b", b"PK\x03\x04"
+
+
+def _check_source(path: Path) -> str | None:
+    """Refuse what cannot be read as a CSV file (stdin, a pipe, a directory, a ZIP archive or
+    Excel workbook); return the compression ('gzip' or None), found by the file's magic."""
+    if str(path) == "-":
+        raise RnnForecastError(
+            "-: reading data from standard input is not supported; save the data to a file "
+            "and give its path"
+        )
     if not path.exists():
         raise RnnForecastError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise RnnForecastError(f"{path}: is a directory; give the path of a CSV file")
+    if not path.is_file():  # a FIFO or device (/dev/stdin) cannot be read twice, as we do
+        raise RnnForecastError(
+            f"{path}: is not a regular file (a pipe or device); save the data to a file and "
+            "give its path"
+        )
     try:
         with open(path, "rb") as f:
-            head = f.read(_SNIFF_BYTES)
+            magic = f.read(4)
     except OSError as e:
         raise RnnForecastError(f"{path}: cannot read ({e.strerror})") from None
-    if not head.strip():
-        raise RnnForecastError(f"{path}: the file is empty; it needs a header line and data rows")
-    if b"\x00" in head:
-        raise RnnForecastError(f"{path}: looks like a binary file, not CSV text; export it as CSV")
-    notes = []
+    if magic.startswith(_ZIP):
+        raise RnnForecastError(
+            f"{path}: is a ZIP archive or an Excel workbook, not CSV text; export or unzip it "
+            "as CSV"
+        )
+    return "gzip" if magic.startswith(_GZIP) else None
+
+
+def _head(path: Path, compression: str | None) -> bytes:
+    """The file's first bytes, decompressed: at least the sample the delimiter is sniffed
+    from, and the whole header line (up to _HEADER_BYTES)."""
+    opener = gzip.open if compression else open
     try:
-        head.decode("utf-8")
-        encoding = "utf-8-sig"  # also strips a byte-order mark
-    except UnicodeDecodeError as e:
-        if e.start < len(head) - 3:  # not just a character cut at the end of the sample
-            encoding = "latin-1"
-            notes.append(f"{path}: not valid UTF-8; read as latin-1")
-        else:
-            encoding = "utf-8-sig"
-    text = head.decode(encoding, errors="replace")
-    sep = _sniff_delimiter(text)
-    header, first = (list(csv.reader(text.splitlines()[:2], delimiter=sep)) + [[], []])[:2]
-    # only where the sample has spaces after a delimiter: it costs the parser a quarter
-    skip = f"{sep} " in text
-    read_as = [c.lstrip() if skip else c for c in header]  # names as read_csv gives them
-    ids = [c for c in read_as if c.strip() == id_col]
-    options = {
-        "sep": sep,
-        "encoding": encoding,
-        # ids as text, object dtype: pandas 3's str dtype reads a 10M-row file ~0.5 s slower
-        "dtype": {ids[0]: object} if ids else None,
-        "skipinitialspace": skip,
-        "index_col": False,  # a row longer than the header must not become an index
-    }
-    at = _iso_time_column(header, first, id_col, time_col)
-    if at is not None:
-        options.update(parse_dates=[at], date_format="ISO8601")
-    return options, notes
+        with opener(path, "rb") as f:
+            head = bytearray(f.read(_SNIFF_BYTES))
+            more = head
+            while not _ends_line(more) and len(head) < _HEADER_BYTES:
+                more = f.read(_SNIFF_BYTES)
+                if not more:
+                    break
+                head += more
+    except OSError as e:  # gzip.BadGzipFile included
+        raise RnnForecastError(f"{path}: cannot read ({e.strerror or e})") from None
+    except EOFError:
+        raise RnnForecastError(f"{path}: the gzip file is cut short; compress it again") from None
+    if not _ends_line(head) and len(head) >= _HEADER_BYTES:
+        raise RnnForecastError(
+            f"{path}: the header line is longer than {_HEADER_BYTES >> 20} MB; is this a CSV file?"
+        )
+    return bytes(head)
+
+
+def _ends_line(data: bytes | bytearray) -> bool:
+    return b"\n" in data or b"\r" in data
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    """Column names must tell the columns apart: pandas would rename a second 'y' 'y.1'."""
+    names = [c.strip() for c in header if c.strip()]  # empty ones pandas names Unnamed: N
+    twice = [c for c, n in pd.Series(names).value_counts().items() if n > 1]
+    if twice:
+        raise RnnForecastError(
+            f"{path}: duplicate column name '{quoted(twice[0])}' in the header"
+            f"{f' (and {len(twice) - 1:,} more)' if len(twice) > 1 else ''}; rename them"
+        )
+
+
+_COMMA_DECIMAL = re.compile(r"[+-]?\d+,\d+")  # 190,09
+_DOT_GROUPS = re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?")  # 1.900 or 1.900,90
+_DOT_DECIMAL = re.compile(r"[+-]?\d*\.\d+([eE][+-]?\d+)?")  # 190.09
+
+
+def _number_marks(
+    text: str, sep: str, cfg: DataConfig, path: Path
+) -> tuple[str, str | None, list[str]]:
+    """(decimal mark, thousands separator, notes): as given, else a decimal comma (and dot
+    thousands, 1.900,90) where the delimiter is not a comma and the sample's numbers are
+    written so, with none written 190.09."""
+    if cfg.decimal is not None or sep == ",":
+        return cfg.decimal or ".", cfg.thousands, []
+    rows = list(csv.reader(text.splitlines()[1:200], delimiter=sep))
+    cells = [c.strip() for row in rows for c in row]
+    commas = [c for c in cells if _COMMA_DECIMAL.fullmatch(c) or _DOT_GROUPS.fullmatch(c)]
+    dots = [c for c in cells if _DOT_DECIMAL.fullmatch(c) and not _DOT_GROUPS.fullmatch(c)]
+    if not any("," in c for c in commas) or dots:
+        return ".", cfg.thousands, []
+    grouped = cfg.thousands is None and any(_DOT_GROUPS.fullmatch(c) for c in commas)
+    thousands = "." if grouped else cfg.thousands
+    also = " and '.' as the thousands separator" if grouped else ""
+    note = (
+        f"{path}: read ',' as the decimal mark{also} (the file is '{sep}'-separated and its "
+        f"numbers are written like {quoted(commas[0], 20)}); pass --decimal . if that is wrong"
+    )
+    return ",", thousands, [note]
 
 
 def _iso_time_column(
@@ -380,6 +538,8 @@ def _read(path: Path, options: dict, rows: int | None = None) -> Iterator[pd.Dat
     blocks = iter([result]) if rows is None else result
     first = True
     while (block := _strict(path, lambda: next(blocks, None))) is not None:
+        if options.get("skiprows"):  # lines above the header count too
+            block.index = block.index + options["skiprows"]
         block.columns = [str(c).strip() for c in block.columns]
         if first and block.empty:
             raise RnnForecastError(f"{path}: has a header but no data rows")
@@ -402,7 +562,7 @@ def _strict(path: Path, read: Callable[[], Any]) -> Any:
     except pd.errors.EmptyDataError:
         raise RnnForecastError(f"{path}: no columns found; it needs a header line") from None
     except pd.errors.ParserError as e:
-        detail = str(e).strip().splitlines()[-1]
+        detail = quoted((str(e).strip().splitlines() or [""])[-1], 120)
         raise RnnForecastError(f"{path}: malformed CSV ({detail}); fix the ragged row") from None
     except UnicodeDecodeError:
         raise RnnForecastError(f"{path}: cannot decode the text; save it as UTF-8") from None
@@ -425,12 +585,13 @@ def detect_columns(
 ) -> tuple[str, str, tuple[str, ...], str | None]:
     """Return (layout, time column, target columns, id column) for a raw frame."""
     columns = list(raw.columns)
-    listed = ", ".join(columns)
 
     def need(name: str, flag: str) -> str:
         if name not in columns:
             why = f"the model {model} was trained on it" if model else flag
-            raise RnnForecastError(f"{path}: no column '{name}' ({why}); columns are: {listed}")
+            raise RnnForecastError(
+                f"{path}: no column '{quoted(name)}' ({why}); columns are: {listed(columns)}"
+            )
         return name
 
     id_col = (
@@ -445,32 +606,39 @@ def detect_columns(
         targets = tuple(need(t, "--target") for t in cfg.target)
         clash = [t for t in targets if t in (id_col, time_col)]
         if clash:
-            raise RnnForecastError(f"{path}: column '{clash[0]}' cannot be both target and key")
+            raise RnnForecastError(
+                f"{path}: column '{quoted(clash[0])}' cannot be both target and key"
+            )
     elif TARGET_NAME in rest:
         targets = (TARGET_NAME,)
     else:
-        numeric = [c for c in rest if _mostly_numeric(raw[c])]
+        rest = [c for c in rest if not (c.startswith("Unnamed: ") and _blank(raw[c]))]
+        numeric = [c for c in rest if _mostly_numeric(raw[c], cfg)]
         if len(numeric) != 1:
-            found = "no numeric column" if not numeric else f"numeric columns {', '.join(numeric)}"
+            found = "no numeric column" if not numeric else f"numeric columns {listed(numeric)}"
+            hints = [] if numeric else [(c, _number_hint(raw[c], cfg)) for c in rest[:50]]
+            hints = [f"'{quoted(c)}' {hint}" for c, hint in hints if hint][:1]
             raise RnnForecastError(
-                f"{path}: cannot tell the target column ({found}); name it with --target "
-                "(several comma-separated targets make one series each)"
+                f"{path}: cannot tell the target column ({'; '.join([found, *hints])}); name it "
+                "with --target (several comma-separated targets make one series each)"
             )
         targets = (numeric[0],)
     if id_col and len(targets) > 1:
         raise RnnForecastError(
-            f"{path}: a long file (id column '{id_col}') takes one --target, got {len(targets)}"
+            f"{path}: a long file (id column '{quoted(id_col)}') takes one --target, got "
+            f"{len(targets)}"
         )
     for name in cfg.covariates:
         kind = "past" if name in (cfg.past_covariates or ()) else "future"
         need(name, f"--{kind}-covariates")
         if name in (id_col, time_col, *targets):
             raise RnnForecastError(
-                f"{path}: column '{name}' cannot be both a covariate and the target, time or id"
+                f"{path}: column '{quoted(name)}' cannot be both a covariate and the target, "
+                "time or id"
             )
         if name in KEY_COLUMNS:
             raise RnnForecastError(
-                f"{path}: covariate column '{name}' has a name used for the series' own "
+                f"{path}: covariate column '{quoted(name)}' has a name used for the series' own "
                 f"columns ({', '.join(KEY_COLUMNS[:3])}); rename it"
             )
     layout = "long" if id_col else ("single" if len(targets) == 1 else "wide")
@@ -483,9 +651,9 @@ def _detect_time(raw: pd.DataFrame, candidates: list[str], path: Path) -> str:
         return named[0]
     if len(named) > 1:
         raise RnnForecastError(
-            f"{path}: several time columns ({', '.join(named)}); choose one with --time-col"
+            f"{path}: several time columns ({listed(named)}); choose one with --time-col"
         )
-    parseable = [c for c in candidates if _looks_like_dates(raw[c])]
+    parseable = [c for c in candidates[:1000] if _looks_like_dates(raw[c])]
     if len(parseable) == 1:
         return parseable[0]
     if not parseable:
@@ -494,7 +662,7 @@ def _detect_time(raw: pd.DataFrame, candidates: list[str], path: Path) -> str:
             "name it with --time-col"
         )
     raise RnnForecastError(
-        f"{path}: several columns look like dates ({', '.join(parseable)}); choose with --time-col"
+        f"{path}: several columns look like dates ({listed(parseable)}); choose with --time-col"
     )
 
 
@@ -515,12 +683,21 @@ def _looks_like_dates(col: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.9)
 
 
-def _mostly_numeric(col: pd.Series) -> bool:
+def _blank(col: pd.Series) -> bool:
+    """A column without values; one also without a name in the header (pandas calls it
+    'Unnamed: 2') comes of a trailing delimiter, as some spreadsheets export, and is no
+    candidate for the target."""
+    return bool(col.isna().all())
+
+
+def _mostly_numeric(col: pd.Series, cfg: DataConfig | None = None) -> bool:
+    """Numbers, or text that is mostly numbers as the file writes them (a stray word keeps a
+    column text)."""
     if pd.api.types.is_bool_dtype(col):
         return False
     if pd.api.types.is_numeric_dtype(col):
         return True
-    sample = col.dropna().head(200)
+    sample = _in_plain_marks(col.dropna().head(200), cfg)
     return bool(len(sample)) and pd.to_numeric(sample, errors="coerce").notna().mean() >= 0.9
 
 
@@ -543,7 +720,7 @@ def _to_long(
         if missing.any():
             at = int(line[heads[missing.argmax()]])
             raise RnnForecastError(
-                f"{path}: id column '{id_col}': empty id at line {at}; fill it in"
+                f"{path}: id column '{quoted(id_col)}': empty id at line {at}; fill it in"
             )
     ids = raw[id_col] if id_col else None
     # read as object, ids are str (empty ones were refused above): no scan of every value
@@ -565,37 +742,64 @@ def _to_long(
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def _parse_times(col: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd.Series:
-    """Timestamps from strings (or year numbers); names the first bad line."""
+def _parse_times(
+    col: pd.Series, lines: np.ndarray, path: Path, name: str, cfg: DataConfig
+) -> tuple[pd.Series, str | None]:
+    """Timestamps from strings (or year numbers), and the format they were read in (for the
+    schema); names the first bad line. The format given (--date-format) wins; else ISO 8601
+    (the common case, and the fast one); else numeric dates such as 01/02/2015, day or month
+    first as the whole column (or --dayfirst) says; else whatever pandas recognises."""
     empty = col.isna().to_numpy()
     if empty.any():
         raise RnnForecastError(
-            f"{path}: column '{name}' is empty at line {lines[empty.argmax()]}; "
+            f"{path}: column '{quoted(name)}' is empty at line {lines[empty.argmax()]}; "
             "every row needs a time"
         )
     if pd.api.types.is_datetime64_any_dtype(col):
-        return col
+        return _in_range(col, col, lines, path, name), "ISO8601"
+    if cfg.date_format:  # numbers too: 20240131 read with %Y%m%d
+        parsed = _with_format(col.astype(str), cfg.date_format, lines, path, name)
+        return _in_range(parsed, col, lines, path, name), cfg.date_format
     if pd.api.types.is_numeric_dtype(col):
         values = col.to_numpy()
-        years = np.isfinite(values).all() and np.all(np.mod(values, 1) == 0)
-        if years and values.min() >= 1000 and values.max() <= 3000:
-            return pd.to_datetime(col.astype(int).astype(str), format="%Y")
+        whole = np.isfinite(values).all() and np.all(np.mod(values, 1) == 0)
+        if whole and values.min() >= 1000 and values.max() <= 3000:
+            parsed = pd.to_datetime(col.astype(int).astype(str), format="%Y")
+            return _in_range(parsed, col, lines, path, name), None
+        compact = whole and values.min() >= 10_000_000 and values.max() < 100_000_000
         raise RnnForecastError(
-            f"{path}: column '{name}' holds numbers, not dates (line {lines[0]}: {values[0]}); "
-            "use dates such as 2024-01-31, or whole years"
+            f"{path}: column '{quoted(name)}' holds numbers, not dates (line {lines[0]}: "
+            f"{values[0]}); use dates such as 2024-01-31, or whole years"
+            + ("; for dates written 20240131 pass --date-format %Y%m%d" if compact else "")
         )
     try:
-        return _parse_iso(col)  # the common case, and the fast one
+        return _in_range(_parse_iso(col), col, lines, path, name), "ISO8601"  # the fast path
     except (ValueError, TypeError, OverflowError):
         pass
     text = col.astype(str).str.strip()
+    dayfirst = _date_order(text, lines, path, name, cfg.dayfirst)
+    if dayfirst is not None:
+        fmt = _numeric_format(text.iat[0], dayfirst)
+        if fmt is not None:
+            parsed = _with_format(text, fmt, lines, path, name)
+            return _in_range(parsed, col, lines, path, name), fmt
+        with warnings.catch_warnings():  # a time after a 2-digit year: no single format
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=dayfirst)
+        _check_parsed(parsed, text, lines, path, name)
+        return _in_range(parsed, col, lines, path, name), None
+    return _in_range(_parse_any(text, lines, path, name), col, lines, path, name), None
+
+
+def _parse_any(text: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd.Series:
+    """Dates in a form pandas recognises by itself, all in one format."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             parsed = pd.to_datetime(text)
     except (ValueError, TypeError, OverflowError) as e:
         zones = RnnForecastError(
-            f"{path}: column '{name}' mixes time zones or offsets; convert to one zone"
+            f"{path}: column '{quoted(name)}' mixes time zones or offsets; convert to one zone"
         )
         if "time zone" in str(e).lower() or "timezone" in str(e).lower():
             raise zones from None
@@ -610,17 +814,143 @@ def _parse_times(col: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd
         bad = parsed.isna().to_numpy()
         if not bad.any():
             raise RnnForecastError(
-                f"{path}: column '{name}': timestamps in inconsistent formats; use one format "
-                "(ISO 8601, e.g. 2024-01-31 or 2024-01-31 13:00)"
+                f"{path}: column '{quoted(name)}': timestamps in inconsistent formats; use one "
+                "format (ISO 8601, e.g. 2024-01-31 or 2024-01-31 13:00), or name it with "
+                "--date-format"
             ) from None
         at = bad.argmax()
         raise RnnForecastError(
-            f"{path}: column '{name}': '{text.iloc[at]}' at line {lines[at]} is not a date; "
-            "fix or remove the row"
+            f"{path}: column '{quoted(name)}': '{quoted(text.iloc[at])}' at line {lines[at]} is "
+            "not a date; fix or remove the row"
         ) from None
+    _check_parsed(parsed, text, lines, path, name)
+    return parsed
+
+
+def _check_parsed(
+    parsed: pd.Series,
+    text: pd.Series,
+    lines: np.ndarray,
+    path: Path,
+    name: str,
+    fix: str = "is not a date; fix or remove the row",
+) -> None:
+    """Refuse what pandas returns for mixed offsets (objects) or could not read (NaT)."""
     if parsed.dtype == object:  # pandas 2 returns objects for mixed offsets
         raise RnnForecastError(
-            f"{path}: column '{name}' mixes time zones or offsets; convert to one zone"
+            f"{path}: column '{quoted(name)}' mixes time zones or offsets; convert to one zone"
+        )
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        at = bad.argmax()
+        raise RnnForecastError(
+            f"{path}: column '{quoted(name)}': '{quoted(text.iloc[at])}' at line {lines[at]} {fix}"
+        )
+
+
+# a numeric date, day and month in either order, then the year: 01/02/2015, 1.2.15, 01-02-2015
+_NUMERIC_DATE = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})([/.\-])(\d{4}|\d{2})(?!\d)")
+
+
+def _date_order(
+    text: pd.Series, lines: np.ndarray, path: Path, name: str, dayfirst: bool | None
+) -> bool | None:
+    """For numeric dates (the first value like 01/02/2015): whether they read day first, as
+    `dayfirst` says or else as the whole column does: a first number above 12 is a day, a
+    second above 12 is one. None: not numeric dates. The distinct values are examined, so a
+    long file's repeated dates cost once."""
+    values = pd.unique(text.to_numpy())
+    if not _NUMERIC_DATE.match(values[0]):
+        return None
+    if dayfirst is not None:
+        return dayfirst
+    parts = pd.Series(values).str.extract("^" + _NUMERIC_DATE.pattern)
+    known = parts[0].notna().to_numpy()
+    first = parts[0][known].astype(int).to_numpy()
+    second = parts[2][known].astype(int).to_numpy()
+    values = values[known]
+
+    def example(found: np.ndarray) -> str:
+        value = values[found.argmax()]
+        at = int(np.flatnonzero(text.to_numpy() == value)[0])
+        return f"'{quoted(value, 30)}' at line {lines[at]}"
+
+    days, months = (first > 12) & (second <= 12), (second > 12) & (first <= 12)
+    if days.any() and months.any():
+        raise RnnForecastError(
+            f"{path}: column '{quoted(name)}' has dates day first ({example(days)}) and month "
+            f"first ({example(months)}); write them in one order"
+        )
+    if days.any() or months.any():
+        return bool(days.any())
+    raise RnnForecastError(
+        f"{path}: column '{quoted(name)}': dates such as {example(np.ones(len(values), bool))} "
+        "can be read day first or month first, and no value decides (none has a number above "
+        "12); "
+        "pass --dayfirst (dd/mm/yyyy) or --no-dayfirst (mm/dd/yyyy), or the format, e.g. "
+        "--date-format %d/%m/%Y"
+    )
+
+
+def _numeric_format(first: str, dayfirst: bool) -> str | None:
+    """The strftime format of numeric dates like `first`, day or month first; None when no
+    one format fits (a time after a two-digit year)."""
+    from pandas.tseries.api import guess_datetime_format
+
+    fmt = guess_datetime_format(first, dayfirst=dayfirst)
+    if fmt is not None and fmt.startswith("%d" if dayfirst else "%m"):
+        return fmt
+    m = _NUMERIC_DATE.match(first)
+    if m is None or m.end() != len(first):
+        return None
+    order = ("%d", "%m") if dayfirst else ("%m", "%d")
+    year = "%Y" if len(m.group(5)) == 4 else "%y"
+    return f"{order[0]}{m.group(2)}{order[1]}{m.group(4)}{year}"
+
+
+def _with_format(text: pd.Series, fmt: str, lines: np.ndarray, path: Path, name: str) -> pd.Series:
+    """Every value read with one strftime format; the first that does not fit is named.
+    Each distinct value is parsed once: a long file repeats its dates in every series."""
+    codes, distinct = pd.factorize(text)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            once = pd.DatetimeIndex(pd.to_datetime(distinct, format=fmt, errors="coerce"))
+            parsed = pd.Series(once.take(codes), index=text.index)
+    except (ValueError, TypeError) as e:
+        if "time zone" in str(e).lower() or "timezone" in str(e).lower():
+            raise RnnForecastError(
+                f"{path}: column '{quoted(name)}' mixes time zones or offsets; convert to one zone"
+            ) from None
+        raise RnnForecastError(
+            f"{path}: column '{quoted(name)}': cannot read dates with the format '{quoted(fmt)}' "
+            f"({quoted(str(e).splitlines()[0] if str(e) else e, 80)}); give a strftime "
+            "format such as %d/%m/%Y"
+        ) from None
+    fix = (
+        f"is not a date in the format {quoted(fmt)} the column is read in; fix the row, or give "
+        "the right --date-format"
+    )
+    _check_parsed(parsed, text, lines, path, name, fix)
+    return parsed
+
+
+def _in_range(
+    parsed: pd.Series, col: pd.Series, lines: np.ndarray, path: Path, name: str
+) -> pd.Series:
+    """Timestamps pandas can compute with (nanoseconds: 1677-09-22 to 2262-04-11), or the
+    first outside named: the frequency and forecast dates need them."""
+    index = pd.DatetimeIndex(parsed)
+    factor = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[index.unit]
+    lo, hi = pd.Timestamp.min.value // factor + 1, pd.Timestamp.max.value // factor
+    values = index.asi8
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        at = bad.argmax()
+        raise RnnForecastError(
+            f"{path}: column '{quoted(name)}': '{quoted(col.iloc[at])}' at line {lines[at]} is "
+            "outside the dates that can be computed with (1677-09-22 to 2262-04-11); fix or "
+            "remove the row"
         )
     return parsed
 
@@ -635,34 +965,116 @@ def _parse_iso(col: pd.Series) -> pd.Series:
 
 
 def _parse_target(
-    col: pd.Series, lines: np.ndarray, targets: tuple[str, ...], path: Path
+    col: pd.Series,
+    lines: np.ndarray,
+    targets: tuple[str, ...],
+    path: Path,
+    cfg: DataConfig | None = None,
 ) -> pd.Series:
-    """Float values; a non-number or an infinity names its line and column."""
+    """Float values; a non-number, an infinity or a magnitude beyond what scaling can square
+    names its line and column (and, for text that is numbers written with a decimal comma or
+    thousands separators, the option that reads it)."""
     rows = len(col) // len(targets)  # several targets are stacked, one block each
     if pd.api.types.is_bool_dtype(col):
         raise RnnForecastError(
-            f"{path}: target column '{targets[0]}' holds true/false, not numbers"
+            f"{path}: target column '{quoted(targets[0])}' holds true/false, not numbers"
         )
     if pd.api.types.is_numeric_dtype(col):
         values = col.astype("float64")
     else:
-        values = pd.to_numeric(col, errors="coerce")
+        # as text: read_csv keeps an integer of hundreds of digits as a Python int, which
+        # to_numeric cannot make a float
+        text = col.astype("string") if col.dtype == object else col
+        values = pd.to_numeric(_in_plain_marks(text, cfg), errors="coerce")
         bad = (values.isna() & col.notna() & (col.astype(str).str.strip() != "")).to_numpy()
         if bad.any():
             at = bad.argmax()
+            block = col.iloc[(at // rows) * rows : (at // rows + 1) * rows]
+            hint = _number_hint(block, cfg or DataConfig(), col.iloc[at])
             raise RnnForecastError(
-                f"{path}: column '{targets[at // rows]}': '{col.iloc[at]}' at line {lines[at]} "
-                "is not a number; fix or remove the row"
+                f"{path}: column '{quoted(targets[at // rows])}': '{quoted(col.iloc[at])}' at "
+                f"line {lines[at]} is not a number; "
+                + (f"the column {hint}" if hint else "fix or remove the row")
             )
         values = values.astype("float64")
-    inf = np.isinf(values.to_numpy())
+    magnitude = np.abs(values.to_numpy())
+    written = np.isinf(magnitude)  # 1e400 reads as inf too, but is a number out of range
+    if written.any() and not pd.api.types.is_numeric_dtype(col):
+        inf_text = col[written].astype(str).str.strip().str.lower().str.lstrip("+-")
+        written[written] = inf_text.isin(["inf", "infinity"]).to_numpy()
+    inf = written
     if inf.any():
         at = inf.argmax()
         raise RnnForecastError(
-            f"{path}: column '{targets[at // rows]}': {values.iloc[at]} at line {lines[at]}; "
-            "replace infinities with real values or leave the cell empty and use --fill"
+            f"{path}: column '{quoted(targets[at // rows])}': {values.iloc[at]} at line "
+            f"{lines[at]}; replace infinities with real values or leave the cell empty and use "
+            "--fill"
+        )
+    extreme = (magnitude > LARGEST) | ((magnitude < SMALLEST) & (magnitude > 0))
+    if extreme.any():
+        at = extreme.argmax()
+        shown = f"{values.iloc[at]:g}" if np.isfinite(magnitude[at]) else quoted(col.iloc[at], 30)
+        raise RnnForecastError(
+            f"{path}: column '{quoted(targets[at // rows])}': {shown} at line "
+            f"{lines[at]} is outside the magnitudes that can be scaled ({SMALLEST:g} to "
+            f"{LARGEST:g}: squaring them must stay finite and nonzero); rescale the column, "
+            "e.g. to thousands or millionths"
         )
     return values
+
+
+def _in_plain_marks(col: pd.Series, cfg: DataConfig | None) -> pd.Series:
+    """Text numbers written with the file's decimal mark and thousands separator, rewritten
+    with a '.' and none (what a column with one stray word keeps as text); a number with a
+    mark the file does not use stays unreadable, as the reader left it."""
+    decimal, thousands = (cfg.decimal or ".", cfg.thousands) if cfg else (".", None)
+    if decimal == "." and not thousands:
+        return col
+    text = col.astype("string").str.strip()
+    if thousands:
+        grouped = text.str.fullmatch(_number_pattern(decimal, thousands)).fillna(False)
+        text = text.where(~grouped, text.str.replace(thousands, "", regex=False))
+    if decimal == ",":
+        text = text.mask(text.str.contains(".", regex=False).fillna(False))
+        text = text.str.replace(",", ".", regex=False)
+    return text
+
+
+# the largest and smallest magnitudes read: per-series scaling squares deviations, so values
+# beyond 1e150 overflow float64 (1e300 gave NaN forecasts) and below 1e-150 square to zero
+LARGEST, SMALLEST = 1e150, 1e-150
+
+# (decimal mark, thousands separator) pairs a text column may be written in
+_MARKS = ((",", None), (".", ","), (",", "."), (".", " "), (",", " "), (".", "'"), (",", "'"))
+
+
+def _number_hint(col: pd.Series, cfg: DataConfig, value: Any = None) -> str:
+    """Which --decimal / --thousands would read a text column as numbers (and `value`, the
+    cell found bad, among them), as a message's clause; '' if none would."""
+    sample = col.dropna().astype(str).str.strip().head(200)
+    sample = sample[sample != ""]
+    if value is not None:
+        sample = pd.concat([pd.Series([str(value).strip()]), sample], ignore_index=True)
+    if sample.empty:
+        return ""
+    now = sample.str.fullmatch(_number_pattern(cfg.decimal or ".", cfg.thousands)).mean()
+    for decimal, thousands in _MARKS:
+        read = sample.str.fullmatch(_number_pattern(decimal, thousands))
+        if (value is None or read.iat[0]) and read.mean() >= 0.9 and read.mean() > now:
+            flags = [f"--decimal {decimal}"] if decimal != (cfg.decimal or ".") else []
+            if thousands:
+                flags.append(f"--thousands {thousands!r}" if thousands in " '" else
+                             f"--thousands {thousands}")  # fmt: skip
+            return f"reads as numbers with {' '.join(flags)}"
+    return ""
+
+
+def _number_pattern(decimal: str, thousands: str | None) -> str:
+    """A number written with this decimal mark and thousands separator: 1.900,90, 1900,9."""
+    whole = r"\d+"
+    if thousands:
+        whole = rf"(?:\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+|\d+)"
+    return rf"[+-]?{whole}(?:{re.escape(decimal)}\d+)?(?:[eE][+-]?\d+)?"
 
 
 def _check_log1p(values: pd.Series, lines: np.ndarray, targets: tuple[str, ...], path: Path):
@@ -672,18 +1084,21 @@ def _check_log1p(values: pd.Series, lines: np.ndarray, targets: tuple[str, ...],
         at = np.flatnonzero(bad)[np.argmin(lines[bad])]
         rows = len(values) // len(targets)
         raise RnnForecastError(
-            f"{path}: column '{targets[at // rows]}': {values.iloc[at]:g} at line {lines[at]} is "
+            f"{path}: column '{quoted(targets[at // rows])}': {values.iloc[at]:g} at line "
+            f"{lines[at]} is "
             "-1 or less, and --transform log1p needs y > -1; use --transform none (or shift the "
             "series above -1)"
         )
 
 
-def _parse_covariate(col: pd.Series, lines: np.ndarray, name: str, path: Path) -> pd.Series:
+def _parse_covariate(
+    col: pd.Series, lines: np.ndarray, name: str, path: Path, cfg: DataConfig | None = None
+) -> pd.Series:
     """Float values of a covariate column, checked as the target's are; true/false flags
     become 1/0. Empty cells stay NaN here: only the rows a forecast uses must be filled."""
     if pd.api.types.is_bool_dtype(col):
         return col.astype("float64")
-    return _parse_target(col, lines, (name,), path)
+    return _parse_target(col, lines, (name,), path, cfg)
 
 
 def _split_future(
@@ -704,7 +1119,7 @@ def _split_future(
     if dup.any():
         i = int(dup.argmax())
         raise RnnForecastError(
-            f"{path}: series '{future['unique_id'].iat[i]}' has duplicate future time "
+            f"{path}: series '{quoted(future['unique_id'].iat[i])}' has duplicate future time "
             f"{future['ds'].iat[i]} (lines {', '.join(map(str, future['_line'][dup][:2]))}); "
             "keep one row per time"
         )
@@ -717,10 +1132,12 @@ def _regularise(
     path: Path,
     model: str | None,
     heads: np.ndarray | None = None,
+    id_hint: Callable[[], str] | None = None,
 ):
     """Group rows by series in time order, reject duplicates, settle the frequency, and fill
     gaps/NaNs under cfg.fill. Already ordered files (the usual case) are not re-sorted.
-    `heads`: where each run of ids begins in `frame`, if known."""
+    `heads`: where each run of ids begins in `frame`, if known; `id_hint`: the advice for
+    duplicate times when a column would tell the series apart ('' if none would)."""
     notes: list[str] = []
     ids, same, step = _neighbours(frame, heads)
     back_in_time = bool((same & (step < 0)).any())
@@ -733,9 +1150,10 @@ def _regularise(
     if dup.any():
         i = int(dup.argmax())
         lines = frame["_line"].to_numpy()[i : i + 2].tolist()
+        hint = id_hint() if id_hint else ""
         raise RnnForecastError(
-            f"{path}: series '{ids[i]}' has duplicate time {frame['ds'].iat[i]} "
-            f"(lines {', '.join(map(str, lines))}); keep one row per time"
+            f"{path}: series '{quoted(ids[i])}' has duplicate time {frame['ds'].iat[i]} "
+            f"(lines {', '.join(map(str, lines))}); {hint or 'keep one row per time'}"
         )
     if cfg.freq:
         freq = normalize_freq(cfg.freq, frame["ds"])
@@ -744,6 +1162,26 @@ def _regularise(
     frame, fill_notes = _fill(frame, freq, cfg.fill, path, model, same, step)
     notes.extend(fill_notes)
     return frame.drop(columns="_line").reset_index(drop=True), freq, notes
+
+
+def _id_hint(raw: pd.DataFrame, time_col: str, targets: tuple[str, ...], cfg: DataConfig) -> str:
+    """For a file read without an id column whose times repeat: the columns (text first,
+    then whole numbers) whose values, with the time, make every row unique while grouping
+    several rows each, i.e. that name several series, as advice ('' if none)."""
+    keys = [c for c in raw.columns if c not in (time_col, *targets, *cfg.covariates)]
+    kinds = [c for c in keys if not pd.api.types.is_numeric_dtype(raw[c])]
+    kinds += [c for c in keys if pd.api.types.is_integer_dtype(raw[c])]
+    found = [
+        c
+        for c in kinds[:50]
+        if raw[c].notna().all()
+        and raw[c].nunique() < len(raw)
+        and not raw.duplicated([c, time_col]).any()
+    ]
+    if not found:
+        return ""
+    also = f" (or {listed(found[1:3])})" if len(found) > 1 else ""
+    return f"the file holds several series: pass --id-col {quoted(found[0])}{also}"
 
 
 def _grouped(ids: np.ndarray, same: np.ndarray) -> bool:
@@ -822,6 +1260,10 @@ def normalize_freq(alias: str, ds: pd.Series | None = None) -> str:
     if m is None:
         raise RnnForecastError(_bad_freq(alias))
     count, base, anchor = m.group(1), m.group(2), m.group(3) or ""
+    if count and int(count) == 0:
+        raise RnnForecastError(
+            f"--freq '{quoted(alias)}' steps by zero; give a positive step, e.g. D or 2D"
+        )
     if base in _TICK_ALIASES:
         base = _TICK_ALIASES[base]
     elif base.upper() in _ANCHORED:
@@ -835,7 +1277,7 @@ def normalize_freq(alias: str, ds: pd.Series | None = None) -> str:
     result = f"{count}{base}{anchor}"
     try:
         pd.tseries.frequencies.to_offset(result)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise RnnForecastError(_bad_freq(alias)) from None
     return result
 
@@ -849,7 +1291,10 @@ def _start_or_end(family: str, ds: pd.Series | None) -> str:
 
 
 def _bad_freq(alias: str) -> str:
-    return f"unknown frequency '{alias}'; use a pandas alias such as D, W, MS, ME, QS, h or 30min"
+    return (
+        f"--freq: unknown frequency '{quoted(alias)}'; use a pandas alias such as D, W, MS, ME, "
+        "QS, h or 30min"
+    )
 
 
 def _fill(
@@ -888,8 +1333,8 @@ def _fill(
             else "pass the right --freq or resample the data"
         )
         raise RnnForecastError(
-            f"{path}: series '{uid}': time {ds.iat[i]} (line {frame['_line'].iat[i]}) is off the "
-            f"'{freq}' grid or irregular; {fix}"
+            f"{path}: series '{quoted(uid)}': time {ds.iat[i]} (line {frame['_line'].iat[i]}) is "
+            f"off the '{freq}' grid or irregular; {fix}"
         )
     columns = [c for c in frame.columns if c not in ("unique_id", "ds", "_line")]  # y, covariates
     empty = frame[columns].isna().to_numpy()  # [N, 1 + C]
@@ -897,18 +1342,31 @@ def _fill(
     if fill == "none":
         if gap.any():
             i = int(gap.argmax())
-            raise RnnForecastError(
-                f"{path}: series '{frame['unique_id'].iat[i]}' has a gap after {ds.iat[i]} "
-                f"(line {frame['_line'].iat[i]}; next is {ds.iat[i + 1]}, frequency {freq}); "
+            invented, grid = _to_fill(frame, i, offset, nan)
+            advice = (
                 "pass --fill ffill|interpolate|zero, or --freq if the frequency is wrong"
+                if invented <= MAX_FILL_SHARE * grid
+                else _misread(invented, grid, freq, "filling it")
+            )
+            raise RnnForecastError(
+                f"{path}: series '{quoted(frame['unique_id'].iat[i])}' has a gap after "
+                f"{ds.iat[i]} (line {frame['_line'].iat[i]}; next is {ds.iat[i + 1]}, frequency "
+                f"{freq}); {advice}"
             )
         if nan.any():
             i = int(nan.argmax())
             name = columns[int(empty[i].argmax())]
-            what = "an empty value" if name == "y" else f"an empty '{name}'"
+            what = "an empty value" if name == "y" else f"an empty '{quoted(name)}'"
+            invented, grid = _to_fill(frame, i, offset, nan)
+            advice = (
+                "fill it or pass --fill ffill|interpolate|zero"
+                if invented <= MAX_FILL_SHARE * grid
+                else f"{invented:,} of its {grid:,} rows are empty, too many to fill; fill them "
+                "in the data, or leave the series out"
+            )
             raise RnnForecastError(
-                f"{path}: series '{frame['unique_id'].iat[i]}' has {what} at line "
-                f"{frame['_line'].iat[i]}; fill it or pass --fill ffill|interpolate|zero"
+                f"{path}: series '{quoted(frame['unique_id'].iat[i])}' has {what} at line "
+                f"{frame['_line'].iat[i]}; {advice}"
             )
         return frame, []
     if not gap.any() and not nan.any():
@@ -923,18 +1381,52 @@ def _fill(
         full = pd.date_range(part["ds"].iat[0], part["ds"].iat[-1], freq=offset)
         part = part.set_index("ds").reindex(full).rename_axis("ds").reset_index()
         missing = int(part[columns].isna().to_numpy().sum())
+        invented = int(part[columns].isna().any(axis=1).sum())
+        if invented > MAX_FILL_SHARE * len(part):
+            raise RnnForecastError(
+                f"{path}: series '{quoted(uid)}': --fill {fill} refused: "
+                + _misread(invented, len(part), freq, "it")
+            )
         part["unique_id"] = uid
         for name in columns:
             part[name] = _fill_values(part[name], fill)
         if part[columns].isna().to_numpy().any():
             raise RnnForecastError(
-                f"{path}: series '{uid}' starts with empty values that --fill {fill} cannot fill; "
-                "remove the leading empty rows"
+                f"{path}: series '{quoted(uid)}' starts with empty values that --fill {fill} "
+                "cannot fill; remove the leading empty rows"
             )
         part["_line"] = part["_line"].fillna(-1).astype(int)
         repaired.append(part[frame.columns])
-        notes.append(f"series '{uid}': filled {missing} missing value(s) with --fill {fill}")
+        notes.append(
+            f"series '{quoted(uid)}': filled {missing} missing value(s) with --fill {fill}"
+        )
     return pd.concat(repaired, ignore_index=True), notes
+
+
+# the most of a series' points a fill may invent: beyond it the data is not this series with
+# a few holes but a misread one (day-first dates read month-first, a wrong --freq)
+MAX_FILL_SHARE = 0.2
+
+
+def _to_fill(frame: pd.DataFrame, i: int, offset: Any, empty: np.ndarray) -> tuple[int, int]:
+    """(points a fill would invent, points on the grid) for the series of row i: the grid's
+    missing timestamps plus its rows with an empty value."""
+    rows = (frame["unique_id"] == frame["unique_id"].iat[i]).to_numpy()
+    ds = pd.DatetimeIndex(frame["ds"][rows])
+    first, last = ds.min(), ds.max()
+    if isinstance(offset, pd.offsets.Tick):  # arithmetic: a misread grid may be huge
+        grid = int((last - first) // pd.Timedelta(offset)) + 1
+    else:
+        grid = len(pd.date_range(first, last, freq=offset))
+    return grid - int(rows.sum()) + int(empty[rows].sum()), max(grid, 1)
+
+
+def _misread(invented: int, grid: int, freq: str, what: str) -> str:
+    return (
+        f"{what} would invent {invented:,} of the series' {grid:,} points at frequency "
+        f"{freq} ({invented / grid:.0%}, over {MAX_FILL_SHARE:.0%}), so the dates or the "
+        "frequency are likely misread; check the dates (--dayfirst, --date-format) and --freq"
+    )
 
 
 def _fill_values(y: pd.Series, fill: str) -> pd.Series:

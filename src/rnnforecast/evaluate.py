@@ -111,13 +111,55 @@ def holdout(
         )
     history = _before(frame, panel, cuts)
     part, notes = score_cut(model, history, frame, panel, cuts, horizon, season, engine, levels)
+    seen = seen_in_training(model, frame, panel, cuts)
     return Backtest(
         forecasts=part.assign(fold=0)[columns(levels)],
         scales=_scales(panel, cuts, season).assign(fold=0),
         histories=[model.history],
-        notes=notes,
+        notes=[*notes, *seen],
         levels=levels,
     )
+
+
+def seen_in_training(
+    model: Artifact, frame: pd.DataFrame, panel: Panel, cuts: np.ndarray
+) -> list[str]:
+    """A note when the points held out after `cuts` lie inside the data `model` was trained
+    on (series.json's last_ds of the same series): scored on them, the model looks better
+    than it will on new data, most of all on its validation window, which early stopping
+    chose its weights on."""
+    trained = pd.Series(
+        pd.to_datetime(model.series["last_ds"], format="ISO8601"), index=model.series["unique_id"]
+    )
+    known = pd.Index(panel.ids).isin(trained.index)
+    if not known.any():
+        return []
+    ds = frame["ds"].to_numpy()
+    first = pd.DatetimeIndex(ds[panel.offsets + cuts])[known]  # each first held-out time
+    last = pd.DatetimeIndex(ds[panel.offsets + panel.lengths - 1])[known]
+    end = pd.DatetimeIndex(trained.reindex(panel.ids[known]).to_numpy())
+    try:
+        inside = np.asarray(first <= end)
+    except TypeError:  # time zones on one side only: not the data it was trained on
+        return []
+    if not inside.any():
+        return []
+    w = model.config.window
+    n, total = int(inside.sum()), len(panel.ids)
+    upto = span(end[inside].min(), end[inside].max())
+    validation = w.val_size >= w.horizon and bool(np.asarray(last[inside] == end[inside]).all())
+    where = (
+        f"their last {w.horizon} points are the model's validation window (early stopping chose "
+        "its weights on them)"
+        if validation
+        else f"the points they are scored on lie inside the data the model was trained on "
+        f"(up to {upto})"
+    )
+    return [
+        f"{n} of {total} series are scored on data the model has seen: {where}, so these scores "
+        f"are optimistic; for an honest score run `rnnforecast backtest` on the data, or "
+        f"evaluate on data after {upto}"
+    ]
 
 
 def score_cut(

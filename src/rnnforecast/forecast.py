@@ -10,7 +10,7 @@ import pandas as pd
 from rnnforecast import intervals, transforms
 from rnnforecast.artifact import Artifact
 from rnnforecast.config import Config, ModelConfig
-from rnnforecast.errors import RnnForecastError
+from rnnforecast.errors import RnnForecastError, quoted
 from rnnforecast.features import model_inputs
 from rnnforecast.windows import (
     Panel,
@@ -119,6 +119,27 @@ def forecast(
                 f"{lookback}{plus}); give more history"
             )
         panel, last_ds = panel.select(long_enough), last_ds[long_enough]
+    with np.errstate(all="ignore"):  # values beyond float64's or float32's range: see _finite
+        y, bounds, unseen = _forecast(art, panel, last_ds, engine, future, source, levels)
+    if unseen:
+        notes.append(f"{unseen} series not seen in training, scaled by their own history")
+    y, bounds = _finite(y, bounds, panel, art)
+    return _frame(panel.ids, last_ds, y, cfg.data.freq, bounds), notes
+
+
+def _forecast(
+    art: Artifact,
+    panel: Panel,
+    last_ds: np.ndarray,
+    engine: Engine,
+    future: pd.DataFrame | None,
+    source: str,
+    levels: tuple[int, ...],
+) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """[S, H] forecasts in original units of the series of `panel` (each long enough), their
+    interval bounds at `levels`, and how many of the series the model has not seen."""
+    cfg = art.config
+    lookback, kind = cfg.window.lookback, cfg.data.transform
     last_y = panel.values[panel.offsets + panel.lengths - 1]  # differences cumulate from it
     panel = transforms.forward(panel, kind)  # what the scaler and the network see
 
@@ -128,10 +149,7 @@ def forecast(
     seen = ~np.isnan(pos)
     loc[seen] = np.asarray(art.series["loc"])[pos[seen].astype(int)]
     scale[seen] = np.asarray(art.series["scale"])[pos[seen].astype(int)]
-    if not seen.all():
-        notes.append(
-            f"{int((~seen).sum())} series not seen in training, scaled by their own history"
-        )
+    unseen = int((~seen).sum())
 
     covariates, ahead = None, None
     if cfg.data.covariates:
@@ -157,7 +175,30 @@ def forecast(
             name: transforms.inverse(invert_scaler(b, loc, scale), last_y, kind)
             for name, b in intervals.bounds(art.intervals, f, x[..., 0], levels, art.path).items()
         }
-    return _frame(panel.ids, last_ds, y, cfg.data.freq, bounds), notes
+    return y, bounds, unseen
+
+
+def _finite(
+    y: np.ndarray, bounds: dict[str, np.ndarray], panel: Panel, art: Artifact
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The forecasts and bounds when every one is a finite number; else an error naming the
+    first series whose forecast is not (its values too large, or too far from the scale the
+    model was trained on, for the float32 network and float64 scaling), never a CSV of NaN."""
+    bad = ~np.isfinite(y).all(axis=1)
+    for b in bounds.values():
+        bad |= ~np.isfinite(b).all(axis=1)
+    if not bad.any():
+        return y, bounds
+    s = int(np.flatnonzero(bad)[0])
+    values = panel.values[panel.offsets[s] : panel.offsets[s] + panel.lengths[s]]
+    what = "forecast" if not np.isfinite(y[s]).all() else "prediction interval"
+    where = f"{art.path}: " if art.path is not None else ""
+    raise RnnForecastError(
+        f"{where}the {what} of series '{quoted(panel.ids[s])}' is not a finite number: its "
+        f"values (up to {np.abs(values).max():.3g} in size) are beyond what the model can "
+        "compute with (float32 inputs, float64 outputs), or far from those it was trained on; "
+        "rescale the data (divide it by a power of ten) and train again"
+    )
 
 
 def _covariate_scaler(
@@ -211,7 +252,14 @@ def future_times(last: np.ndarray, horizon: int, freq: str) -> np.ndarray:
     """[S, H] the `horizon` timestamps after each series' last one, stepping by `freq`."""
     offset = pd.tseries.frequencies.to_offset(freq)
     last = pd.DatetimeIndex(last)
-    return np.stack([(last + k * offset).to_numpy() for k in range(1, horizon + 1)], axis=1)
+    try:
+        return np.stack([(last + k * offset).to_numpy() for k in range(1, horizon + 1)], axis=1)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+        raise RnnForecastError(
+            f"{horizon} steps of {freq} after {format_time(last.max())} pass "
+            f"{format_time(pd.Timestamp.max.floor('D'))}, the last time pandas can represent; "
+            "check the data's dates"
+        ) from None
 
 
 def _frame(

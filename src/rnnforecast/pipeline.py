@@ -10,6 +10,9 @@ import contextlib
 import dataclasses
 import hashlib
 import random
+import re
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -34,7 +37,7 @@ from rnnforecast import (
     transforms,
 )
 from rnnforecast.config import SMALL_DATA, SMALL_ENSEMBLE, Config
-from rnnforecast.errors import RnnForecastError
+from rnnforecast.errors import RnnForecastError, quoted
 from rnnforecast.windows import (
     Panel,
     apply_covariate_scaler,
@@ -49,6 +52,9 @@ from rnnforecast.windows import (
 
 Notify = Callable[[str], None]
 LOOKBACK_CAP = 336  # longest default input window (a week of half-hours is 336)
+# the first line of every forecast CSV predict writes: what it may replace without --force
+FORECAST_HEADER = re.compile(r"unique_id,ds,y_hat(,y_hat_(lo|hi)_\d+)*")
+SPOOL_BYTES = 16 << 20  # a forecast streamed in chunks is held back up to this, then on disk
 
 
 @dataclass
@@ -127,6 +133,7 @@ def resolve(cfg: Config, schema: data.Schema, panel: Panel, reserve: int = 0) ->
             target=schema.target,
             id_col=schema.id_col,
             freq=schema.freq,
+            dayfirst=schema.dayfirst if cfg.data.dayfirst is None else cfg.data.dayfirst,
             season=season,
             transform=kind,
         ),
@@ -155,9 +162,11 @@ def train(
     start: artifact.Artifact | None = None,
     wait: float = 0.0,
     resume: bool = False,
+    force: bool = False,
 ) -> TrainResult:
     """Train a model on a CSV file (from `start`'s weights, if given) and write its model
-    directory at `out`, holding `out`'s lock so two runs never write it at once.
+    directory at `out`, holding `out`'s lock so two runs never write it at once. `out` is
+    checked before anything else (see `check_train_out`).
 
     Interrupted, it saves a checkpoint beside `out` that `resume` continues from. Under
     torchrun every process trains its share; only rank 0 locks, logs and writes.
@@ -165,6 +174,7 @@ def train(
     from rnnforecast import distributed
     from rnnforecast.train import Interrupted, save_checkpoint
 
+    check_train_out(out, force)  # on every process: all stop at once if it is refused
     checkpoint = checkpoint_path(out)
     with distributed.session(cfg.train.device):
         writer = distributed.rank() == 0
@@ -185,9 +195,17 @@ def train(
                     stop.exit_code,
                 ) from None
             if writer:
-                result.model = artifact.save(result.model, out)
+                result.model = artifact.save(result.model, out, force)
                 checkpoint.unlink(missing_ok=True)
     return result
+
+
+def check_train_out(out: str | Path, force: bool = False) -> None:
+    """Refuse an unusable --out of train before any work: a path that cannot be written, or
+    one whose replacement would destroy what rnnforecast did not write (and its checkpoint
+    path, written if the run is interrupted)."""
+    fsutil.check_dir_out(out, fsutil.MODEL_DIR, force)
+    fsutil.check_file_out(checkpoint_path(out))
 
 
 def checkpoint_path(out: str | Path) -> Path:
@@ -252,7 +270,7 @@ def fit(
             f"{plus} = {need} points (longest: {int(panel.lengths.max())}); lower --lookback or "
             "--horizon, or use --val-size 0"
         )
-    first, last = loaded.first, loaded.last
+    first, last, source = loaded.first, loaded.last, loaded.source
     if not enough.all():
         names = ", ".join(map(str, panel.ids[~enough][:5]))
         note(f"skipped {int((~enough).sum())} series shorter than {need} points{plus}: {names}")
@@ -266,13 +284,21 @@ def fit(
 
     seen = transforms.forward(panel, kind)  # the series as the scaler and the network see them
     split = split_windows(seen, w.lookback, w.horizon, w.val_size)
-    loc, scale = distributed.broadcast_numpy(np.stack(fit_scaler(seen, split.n_fit, w.scaler)))
+    few = _few_windows(len(split.train_starts), len(split.val_starts), w, len(panel.ids))
+    if few:
+        note(few)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+        loc, scale = distributed.broadcast_numpy(np.stack(fit_scaler(seen, split.n_fit, w.scaler)))
+    _check_scaler(loc, scale, panel.ids, source)
     scaled = apply_scaler(seen, loc, scale)
     covariates = None
     if cfg.data.covariates:  # scaled like the target: per series, on the training part only
-        c_loc, c_scale = distributed.broadcast_numpy(
-            np.stack(fit_covariate_scaler(seen, split.n_fit, w.scaler))
-        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            c_loc, c_scale = distributed.broadcast_numpy(
+                np.stack(fit_covariate_scaler(seen, split.n_fit, w.scaler))
+            )
+        for c, name in enumerate(cfg.data.covariates):
+            _check_scaler(c_loc[:, c], c_scale[:, c], panel.ids, source, name)
         covariates = apply_covariate_scaler(
             seen.covariates, seen.series_of_rows(), c_loc, c_scale
         )  # [N, C]
@@ -387,8 +413,45 @@ def fit(
         n_val_windows=len(split.val_starts),
         seconds=time.perf_counter() - started,
         notes=notes,
-        warnings=train.diagnose(history.rows, cfg.train.clip_norm),
+        warnings=train.diagnose(history.rows, cfg.train.clip_norm, cfg.model.member(0)),
     )
+
+
+# Fewer training windows than this, and the warning of `_few_windows`: a window is one example,
+# and a network of even the smallest sizes has hundreds of weights, so it can fit so few by
+# heart; what it learns beyond its starting forecast is then noise, and the epoch early stopping
+# keeps is picked on as few validation windows. 60 monthly points with the defaults (lookback 36,
+# horizon 12, validation 12) give 1; AirPassengers' 144 give 85, and 1 with --horizon 48.
+MIN_TRAIN_WINDOWS = 10
+
+
+def _few_windows(n_train: int, n_val: int, w: Any, n_series: int) -> str | None:
+    """The note for a training run with fewer than MIN_TRAIN_WINDOWS windows to learn from,
+    saying how to get more; None when there are enough."""
+    if n_train >= MIN_TRAIN_WINDOWS:
+        return None
+    val = f"{n_val} validation window{'s' * (n_val != 1)}" if w.val_size else "no validation"
+    return (
+        f"too few windows: only {n_train} training window{'s' * (n_train != 1)} and {val} of "
+        f"lookback {w.lookback} + horizon {w.horizon} points from {n_series} series, too few for "
+        "the network to learn from or to validate on; use a shorter --lookback or a smaller "
+        "--horizon (each step less gives every series one more window), or give more history"
+    )
+
+
+def _check_scaler(
+    loc: np.ndarray, scale: np.ndarray, ids: np.ndarray, source: str, covariate: str = ""
+) -> None:
+    """Refuse series whose scaling statistics overflow float64 (values near its limit, 1e308,
+    or a spread beyond 1e154, whose square does): the network would see NaN."""
+    bad = np.flatnonzero(~(np.isfinite(loc) & np.isfinite(scale)))
+    if len(bad):
+        what = f"covariate '{quoted(covariate)}' of series" if covariate else "series"
+        raise RnnForecastError(
+            f"{source}: {what} '{quoted(ids[bad[0]])}' has values too large to scale "
+            "(their mean or spread overflows float64); divide the data by a power of ten (e.g. "
+            "1e6) and train again"
+        )
 
 
 def _skip_start(
@@ -601,6 +664,14 @@ def _not_a_model(data_path: str | Path | None) -> None:
         )
 
 
+def _with_fill(cfg: Config, fill: str | None) -> Config:
+    """A model's settings with the repair asked for when reading new data (--fill); none
+    asked ('none' or None) keeps the model's own."""
+    if fill in (None, "none"):
+        return cfg
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, fill=fill))
+
+
 def predict(
     model_dir: str | Path,
     data_path: str | Path | None = None,
@@ -610,17 +681,24 @@ def predict(
     chunk_size: int = 0,
     stream: TextIO | None = None,
     levels: tuple[int, ...] = (),
+    force: bool = False,
+    fill: str | None = None,
 ) -> PredictResult:
     """Forecast H steps after the latest data (the file given, or the model's stored tail),
     with prediction intervals at `levels` (percent).
 
-    The CSV goes to `out` (atomically) or to `stream`. With `chunk_size`, a long file is read
-    and forecast that many series at a time, so memory stays bounded by the chunk.
+    The CSV goes to `out` (atomically; an existing file there must be a forecast, see
+    FORECAST_HEADER, unless `force`) or to `stream`, whole or not at all: with `chunk_size`, a
+    long file is read and forecast that many series at a time, so memory stays bounded by the
+    chunk, and the chunks for `stream` are held back (on disk past SPOOL_BYTES) until the last
+    has been read, so a bad row late in the file leaves no partial forecast there.
     """
     started = time.perf_counter()
+    if out is not None:
+        fsutil.check_file_out(out, FORECAST_HEADER, force)
     _not_a_model(data_path)
     art = artifact.load(model_dir)
-    cfg = art.config
+    cfg = _with_fill(art.config, fill)
     if data_path is None:
         if cfg.data.future_covariates:
             names = ", ".join(cfg.data.future_covariates)
@@ -643,7 +721,14 @@ def predict(
     notes: list[str] = []
     series = rows = 0
     with contextlib.ExitStack() as stack:
-        sink = stack.enter_context(fsutil.atomic_open(out)) if out is not None else stream
+        if out is not None:
+            sink = stack.enter_context(fsutil.atomic_open(out, FORECAST_HEADER, force))
+        elif stream is not None and not isinstance(chunks, list):
+            sink = stack.enter_context(
+                tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="utf-8", newline="")
+            )
+        else:
+            sink = stream
         for i, (frame, future, more) in enumerate(chunks):
             forecasts, skipped = forecast.forecast(
                 art, frame, predict_fn, future, str(data_path), levels
@@ -653,6 +738,9 @@ def predict(
                 sink.write(forecast.to_csv(forecasts, dates, header=i == 0))
             series, rows = series + forecasts["unique_id"].nunique(), rows + len(forecasts)
             kept = forecasts if i == 0 else None  # several chunks: keep none in memory
+        if out is None and stream is not None and sink is not stream:
+            sink.seek(0)
+            shutil.copyfileobj(sink, stream)
     return PredictResult(
         forecasts=kept,
         series=series,
@@ -672,20 +760,24 @@ def evaluate_model(
     engine: str = "auto",
     max_plots: int = 6,
     levels: tuple[int, ...] = (),
+    force: bool = False,
+    fill: str | None = None,
 ) -> EvaluateResult:
     """Holdout: score a saved model on the last H points of each series of a CSV file (and
-    its prediction intervals at `levels`)."""
+    its prediction intervals at `levels`); `out` is checked first (fsutil.check_dir_out)."""
     started = time.perf_counter()
+    fsutil.check_dir_out(out, fsutil.REPORT_DIR, force)
     _not_a_model(data_path)
     art = artifact.load(model_dir)
-    loaded = data.load(data_path, art.config.data, model=str(model_dir))
+    loaded = data.load(data_path, _with_fill(art.config, fill).data, model=str(model_dir))
     season = season or art.config.data.season
     engine = forecast.resolve_engine(engine, "cpu", 0)
     result = evaluate.holdout(art, loaded.frame, season, engine, levels)
     doc = _document("evaluate", data_path, art.config, result, season, folds=1, refit=False)
     doc["model_dir"] = str(model_dir)
-    report.write_report(out, doc, result, loaded.frame, max_plots)
-    notes = [*loaded.notes, *result.notes]
+    doc["notes"] = list(result.notes)  # e.g. that the model was trained on the scored points
+    drawn = report.write_report(out, doc, result, loaded.frame, max_plots, force)
+    notes = [*loaded.notes, *result.notes, *drawn]
     return EvaluateResult(doc, result, Path(out), time.perf_counter() - started, notes)
 
 
@@ -695,10 +787,13 @@ def backtest(
     out: str | Path,
     on_note: Notify | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    force: bool = False,
 ) -> EvaluateResult:
     """Rolling origin: for each of `folds` cut-offs, `step` apart, train on the data before it
-    (every fold, or once without `refit`), forecast H and score beside the baselines."""
+    (every fold, or once without `refit`), forecast H and score beside the baselines. `out`
+    is checked before any training (fsutil.check_dir_out)."""
     started = time.perf_counter()
+    fsutil.check_dir_out(out, fsutil.REPORT_DIR, force)
     folds, step, refit = cfg.evaluate.folds, cfg.evaluate.step, cfg.evaluate.refit
     loaded = data.load(data_path, cfg.data)
     panel = Panel.from_frame(loaded.frame)
@@ -723,8 +818,8 @@ def backtest(
     )  # fmt: skip
     doc = _document("backtest", data_path, cfg, result, cfg.data.season, folds, refit)
     doc["step"] = step
-    report.write_report(out, doc, result, loaded.frame, cfg.evaluate.max_plots)
-    notes = [*loaded.notes, *result.notes]
+    drawn = report.write_report(out, doc, result, loaded.frame, cfg.evaluate.max_plots, force)
+    notes = [*loaded.notes, *result.notes, *drawn]
     return EvaluateResult(doc, result, Path(out), time.perf_counter() - started, notes)
 
 

@@ -2,21 +2,29 @@
 
 Data (forecast CSV, --json documents) goes to stdout from the CLI, never from here, so stdout
 stays machine-readable. No colour or progress bars when stderr is not a terminal or NO_COLOR is
-set: one plain line per epoch instead, for cron logs.
+set: one plain line per epoch instead, for cron logs. Text from data, models and paths is shown
+as it is: never read as rich markup or emoji codes, nor as mathtext in a plot.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import sys
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from rnnforecast import __version__
+
+MAX_LINE = 1000  # characters in one error line; a longer message loses its middle
 
 
 class Reporter:
@@ -24,7 +32,8 @@ class Reporter:
 
     def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
         no_color = bool(os.environ.get("NO_COLOR"))
-        self.console = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+        self.console = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True,
+                               markup=False, emoji=False)  # fmt: skip
         self.quiet = quiet
         self.verbose = verbose and not quiet
 
@@ -35,7 +44,9 @@ class Reporter:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, markup=False, style="dim" if self.fancy else None)
+            self.console.print(
+                printable(message), markup=False, style="dim" if self.fancy else None
+            )
 
     def detail(self, message: str) -> None:
         if self.verbose:
@@ -43,10 +54,10 @@ class Reporter:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(f"warning: {message}", markup=False, style="yellow")
+            self.console.print(f"warning: {printable(message)}", markup=False, style="yellow")
 
     def error(self, message: str) -> None:
-        self.console.print(f"error: {message}", markup=False, style="bold red")
+        self.console.print(f"error: {one_line(message)}", markup=False, style="bold red")
 
     @contextlib.contextmanager
     def epochs(self, total: int) -> Iterator[Callable[[dict[str, float]], None]]:
@@ -156,7 +167,9 @@ class Reporter:
             )
         for key, value in rows.items():
             table.add_row(key, value)
-        Console(no_color=self.console.no_color, highlight=False).print(table)
+        Console(no_color=self.console.no_color, highlight=False, markup=False, emoji=False).print(
+            table
+        )
 
     def predict_summary(self, result: Any) -> None:
         where = result.out if result.out is not None else "stdout"
@@ -164,6 +177,24 @@ class Reporter:
             f"forecast {result.series} series x {result.rows // max(result.series, 1)} steps "
             f"with the {result.engine} engine in {result.seconds:.2f} s -> {where}"
         )
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (terminal escapes...) shown as escapes; lines kept."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    """`text` as one bounded line: lines joined, control characters escaped, and past `limit`
+    characters the middle left out (the start names the file, the end says what to do)."""
+    text = printable(" ".join(part.strip() for part in text.splitlines() if part.strip()))
+    text = text.replace("\t", " ")
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit * 2 // 3], text[-(limit // 3) :]
+    return f"{head} ...({len(text) - len(head) - len(tail):,} characters left out)... {tail}"
 
 
 def _covariate_rows(facts: dict[str, Any]) -> dict[str, str]:
@@ -266,7 +297,7 @@ def markdown(doc: dict[str, Any]) -> str:
     lines = [
         f"# rnnforecast {doc['command']}",
         "",
-        f"Data `{doc['data']}`, horizon {doc['horizon']}, season {doc['season']}, "
+        f"Data {_code(doc['data'])}, horizon {doc['horizon']}, season {doc['season']}, "
         f"{doc['folds']} fold(s){', refit per fold' if doc.get('refit') else ''}; "
         f"{doc['points_scored']} points scored. rnnforecast {doc['rnnforecast_version']}.",
         "",
@@ -282,7 +313,7 @@ def markdown(doc: dict[str, Any]) -> str:
         *table(
             ["series", *names, "ratio vs seasonal naive", "beats seasonal naive"],
             [
-                [str(r["unique_id"]), *(_num(r[n]["mase"]) for n in names),
+                [_code(r["unique_id"]), *(_num(r[n]["mase"]) for n in names),
                  _num(r["mase_ratio_vs_seasonal_naive"]),
                  "yes" if r["beats_seasonal_naive"] else "no"]
                 for r in doc["per_series"]
@@ -330,20 +361,78 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_report(out: Any, doc: dict[str, Any], result: Any, frame: Any, max_plots: int) -> None:
-    """metrics.json, forecasts.csv, report.md and PNG plots, written atomically into `out`."""
-    from rnnforecast.fsutil import staged_dir
+def _code(value: Any) -> str:
+    """`value` as a Markdown code span, so no id or path is read as markup; a pipe is escaped
+    as table cells need, and newlines become spaces."""
+    import re
 
-    with staged_dir(out) as tmp:
-        (tmp / "metrics.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    text = " ".join(str(value).splitlines()).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def write_report(
+    out: Any, doc: dict[str, Any], result: Any, frame: Any, max_plots: int, force: bool = False
+) -> list[str]:
+    """metrics.json, forecasts.csv, report.md, PNG plots and the marker that lists them
+    (fsutil.REPORT_DIR), written atomically into `out`; returns notes for the user.
+
+    A plot that cannot be drawn costs the plots, not the scores behind them (a backtest may
+    have trained for hours); with `max_plots` 0 none is drawn and matplotlib is never loaded.
+    """
+    import shutil
+
+    from rnnforecast.fsutil import REPORT_DIR, staged_dir, write_new
+
+    notes: list[str] = []
+    with staged_dir(out, REPORT_DIR, force) as tmp:
         forecasts = result.forecasts.drop(columns="step")
-        forecasts.to_csv(tmp / "forecasts.csv", index=False, lineterminator="\n")
-        (tmp / "report.md").write_text(markdown(doc))
+        write_new(tmp, "metrics.json", (json.dumps(doc, indent=2, default=str) + "\n").encode())
+        write_new(tmp, "forecasts.csv", forecasts.to_csv(index=False, lineterminator="\n").encode())
+        write_new(tmp, "report.md", markdown(doc).encode())
         if max_plots > 0:
-            plot_series(result.forecasts, frame, tmp / "plots", max_plots)
-        histories = [h for h in result.histories if len(h)]
-        if histories:
-            plot_training(histories, tmp / "plots" / "training.png")
+            try:
+                plot_series(result.forecasts, frame, tmp / "plots", max_plots)
+                histories = [h for h in result.histories if len(h)]
+                if histories:
+                    plot_training(histories, tmp / "plots" / "training.png")
+            except OSError:
+                raise  # a full disk or the like: the report cannot be written either
+            except Exception as e:
+                shutil.rmtree(tmp / "plots", ignore_errors=True)
+                notes.append(_no_plots(e))
+        write_new(tmp, REPORT_DIR.marker, _marker(tmp))
+    return notes
+
+
+def _no_plots(e: Exception) -> str:
+    from rnnforecast.errors import quoted
+
+    if isinstance(e, ImportError):
+        why = "matplotlib is not installed (pip install matplotlib, or --max-plots 0)"
+    else:
+        why = f"drawing failed ({type(e).__name__}: {quoted(str(e))})"
+    return f"no plots: {why}; the rest of the report is written"
+
+
+def _marker(folder: Path) -> bytes:
+    """The report directory's marker: its format and the SHA-256 of every file in it, so a
+    later run knows the directory as one it wrote, holding nothing else."""
+    files = {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+    from rnnforecast.fsutil import REPORT_DIR
+
+    doc = {
+        "format": REPORT_DIR.format,
+        "rnnforecast_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": files,
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode()
 
 
 def plot_series(forecasts: Any, frame: Any, folder: Any, max_plots: int) -> None:
@@ -354,7 +443,11 @@ def plot_series(forecasts: Any, frame: Any, folder: Any, max_plots: int) -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from rnnforecast.errors import quoted
+    from rnnforecast.fsutil import open_new
+
     folder.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
     for i, (uid, fc) in enumerate(forecasts.groupby("unique_id", sort=True)):
         if i >= max_plots:
             break
@@ -376,9 +469,16 @@ def plot_series(forecasts: Any, frame: Any, folder: Any, max_plots: int) -> None
             ax.plot(part["ds"], part["seasonal_naive"], color="C1", lw=1.2, ls="--",
                     label="seasonal naive" if k == 0 else None)  # fmt: skip
             ax.axvline(part["cutoff"].iloc[0], color="0.7", lw=0.8, ls=":")
-        ax.set_title(f"{uid}: forecasts from each cut-off (dotted lines)")
+        ax.set_title(f"{quoted(str(uid))}: forecasts from each cut-off (dotted lines)",
+                     parse_math=False)  # fmt: skip
         ax.legend(loc="upper left")
-        fig.savefig(folder / f"{_safe_name(uid)}.png", dpi=100)
+        name, k = _safe_name(uid), 1
+        while name in used:  # ids that differ only in characters a file name cannot hold
+            k += 1
+            name = f"{_safe_name(uid)}-{k}"
+        used.add(name)
+        with open_new(folder / f"{name}.png") as f:
+            fig.savefig(f, format="png", dpi=100)
         plt.close(fig)
 
 
@@ -390,6 +490,8 @@ def plot_training(histories: list[Any], path: Any) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from rnnforecast.fsutil import open_new
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, (loss_ax, grad_ax, layer_ax) = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
@@ -415,7 +517,8 @@ def plot_training(histories: list[Any], path: Any) -> None:
     for ax in (loss_ax, grad_ax, layer_ax):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
-    fig.savefig(path, dpi=100)
+    with open_new(path) as f:
+        fig.savefig(f, format="png", dpi=100)
     plt.close(fig)
 
 

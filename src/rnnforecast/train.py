@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnforecast import distributed
-from rnnforecast.config import TrainConfig
+from rnnforecast.config import ModelConfig, TrainConfig
 from rnnforecast.errors import ExitCode, RnnForecastError
 from rnnforecast.fsutil import atomic_write
 from rnnforecast.optim import Optimizer, Schedule
@@ -336,34 +336,57 @@ def _norm(params: list[nn.Parameter]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
-def diagnose(rows: list[dict[str, float]], clip_norm: float) -> list[str]:
-    """Plain-words warnings when gradients exploded or vanished, with what to try."""
+def diagnose(
+    rows: list[dict[str, float]], clip_norm: float, model: ModelConfig | None = None
+) -> list[str]:
+    """Plain-words warnings when gradients exploded or vanished, with what to try: only advice
+    that `model`, the network trained (default: the default one), can take."""
     if not rows:
         return []
+    model = model or ModelConfig()
     found = []
     clipped = float(np.mean([r["clipped"] for r in rows]))
     if clip_norm > 0 and clipped > 0.5:
+        tries = ["a lower --lr"]
+        if model.layers > 1:
+            tries.append("fewer --layers")
+        if model.cell == "rnn":
+            tries.append("--activation tanh" if model.activation == "relu" else "")
+            tries.append("an lstm or gru cell (--cell)")
+        else:  # gated cells already keep their state bounded: the window's length is left
+            tries.append("a shorter --lookback")
         found.append(
             f"gradients exploded: {clipped:.0%} of steps had a norm above --clip-norm "
-            f"{clip_norm:g} and were clipped; try a lower --lr, fewer --layers, or an lstm/gru cell"
+            f"{clip_norm:g} and were clipped; try {_either(tries)}"
         )
     first, peak = rows[0]["grad_norm_max"], max(r["grad_norm_max"] for r in rows)
     if first > 0 and peak / first > 100:
+        clip = "keep --clip-norm on" if clip_norm > 0 else "turn clipping on (--clip-norm 1)"
         found.append(
             f"gradient norms grew {peak / first:.0f}-fold during training (up to {peak:.3g}); "
-            "try a lower --lr, or keep --clip-norm on"
+            f"try a lower --lr, or {clip}"
         )
     layers = sorted(k for k in rows[0] if k.startswith("grad_recurrent_l"))
     head = float(np.mean([r["grad_head"] for r in rows]))
     if layers and head > 0:
         ratio = float(np.mean([r[layers[0]] for r in rows])) / head
         if ratio < 1e-3:
+            tries = ["--cell lstm or gru"] if model.cell == "rnn" else []
+            if model.layers > 1:
+                tries += [] if model.residual else ["--residual"]
+                tries.append("fewer --layers")
+            tries.append("a shorter --lookback")
             found.append(
                 f"gradients vanished: the first layer's recurrent weights got {ratio:.1e} of the "
-                "head's gradient; try --cell lstm or gru, --residual, fewer --layers or a "
-                "shorter --lookback"
+                f"head's gradient; try {_either(tries)}"
             )
     return found
+
+
+def _either(options: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c' of the non-empty options."""
+    options = [o for o in options if o]
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
 
 
 def _batch(windows: torch.Tensor, idx: torch.Tensor, lookback: int, n_future: int = 0):
@@ -434,8 +457,8 @@ def flush_denormals() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _stop_requests() -> Iterator[threading.Event]:
-    """An event set by the first Ctrl-C or SIGTERM, so the loop stops cleanly after its batch;
-    a second Ctrl-C interrupts at once."""
+    """An event set by the first Ctrl-C, SIGTERM or SIGHUP, so the loop stops cleanly after its
+    batch; a second Ctrl-C interrupts at once."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signal handlers can only be set from the main thread
@@ -446,7 +469,8 @@ def _stop_requests() -> Iterator[threading.Event]:
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
+    hangup = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()  # a closed terminal
+    previous = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM, *hangup)}
     try:
         yield stop
     finally:

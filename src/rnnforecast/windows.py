@@ -141,7 +141,8 @@ def fit_scaler(
         dev *= dev
         var[a:b] = _segment_sums(dev, panel.offsets[a:b] - rows.start, used[a:b]) / counts[a:b]
     scale = np.sqrt(var)
-    scale[~(scale > 1e-8 * np.maximum(np.abs(loc), 1.0))] = 1.0
+    # constant: a spread within rounding of the level (relative, so 1e-100-sized data scales)
+    scale[~(scale > 1e-8 * np.abs(loc))] = 1.0
     return loc, scale
 
 
