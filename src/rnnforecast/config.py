@@ -12,6 +12,7 @@ import difflib
 import math
 import types
 import typing
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -339,7 +340,10 @@ class Config:
             built[name] = section_cls(
                 **{k: _coerce(section_cls, k, v, where) for k, v in values.items()}
             )
-        return cls(**built).validated()
+        try:
+            return cls(**built).validated()
+        except RnnForecastError as e:  # a value out of range: say which file holds it
+            raise RnnForecastError(f"{where}: {e}", e.exit_code) from None
 
     @classmethod
     def from_yaml(cls, text: str, where: str = "config") -> Config:
@@ -421,6 +425,13 @@ class Config:
                     f"model.ensemble_cells: '{quoted(cell)}' is not one of "
                     f"{', '.join(CELL_CHOICES)}"
                 )
+        targets = self.data.target or ()
+        again = sorted({c for c in targets if targets.count(c) > 1})
+        if again:
+            raise RnnForecastError(
+                f"data.target: column '{quoted(again[0])}' is listed twice; name each target "
+                "column once"
+            )
         names = self.data.covariates
         twice = sorted({c for c in names if names.count(c) > 1})
         if twice:
@@ -521,15 +532,15 @@ def parse_yaml(text: str, where: str) -> Any:
     """yaml.safe_load, with a syntax error reported by line; a document that nests too deep
     or expands (through aliases) to more values than any config has is refused."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
+        line = f" line {mark.line + 1}:" if mark is not None else ""
         problem = getattr(e, "problem", None) or "not valid YAML"
         hint = ""
         if "'%'" in problem:
             hint = " (quote a value that begins with %, e.g. date_format: '%d/%m/%Y')"
-        raise RnnForecastError(f"{where}:{line}: {problem}{hint}; fix the YAML syntax") from None
+        raise RnnForecastError(f"{where}:{line} {problem}{hint}; fix the YAML syntax") from None
     except RecursionError:
         raise RnnForecastError(f"{where}: nested too deeply to be a config") from None
     except (ValueError, OverflowError):  # an integer of thousands of digits
@@ -540,6 +551,47 @@ def parse_yaml(text: str, where: str) -> Any:
             "than a config holds; write the settings out plainly"
         )
     return raw
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load's loader (no tags that build objects), refusing a key given twice in one
+    mapping (PyYAML keeps the last silently, ignoring the other setting without a word), and
+    reading numbers as their flags do: YAML 1.1 reads `010` as 8, `1:30` as 90 and `0x10` as
+    16, which `--horizon 010` reads as 10 and the others not at all."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`, overridden at will
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{quoted(key)}' is given twice", key_node.start_mark
+                )
+            if isinstance(key, Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _flag_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | str:
+    """A YAML int as int() reads it, as the flag would; text where int() cannot (0x10, 1:30),
+    for the setting's type check to name."""
+    text = loader.construct_scalar(node)
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _flag_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float | str:
+    """A YAML float; text where YAML 1.1 reads base 60 (1:30.5), which no flag reads."""
+    text = loader.construct_scalar(node)
+    return text if ":" in text else loader.construct_yaml_float(node)
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _flag_int)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:float", _flag_float)
 
 
 def _count_values(node: Any, limit: int) -> int:

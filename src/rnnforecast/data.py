@@ -221,7 +221,7 @@ def prepare(
     layout, time_col, targets, id_col = detect_columns(raw, cfg, path, model)
     frame = _to_long(raw, targets, time_col, id_col, cfg.covariates, path, heads)
     lines = frame["_line"].to_numpy()
-    frame["ds"], date_format = _parse_times(frame["ds"], lines, path, time_col, cfg)
+    frame["ds"], date_format = _parse_times(frame["ds"], lines, path, time_col, cfg, model)
     frame["y"] = _parse_target(frame["y"], lines, targets, path, cfg)
     if cfg.transform == "log1p":
         _check_log1p(frame["y"], lines, targets, path)
@@ -496,6 +496,8 @@ def _number_marks(
     """(decimal mark, thousands separator, notes): as given, else a decimal comma (and dot
     thousands, 1.900,90) where the delimiter is not a comma and the sample's numbers are
     written so, with none written 190.09."""
+    if cfg.decimal is None and cfg.thousands in (".", ","):  # the other mark is the decimal
+        return ("," if cfg.thousands == "." else "."), cfg.thousands, []
     if cfg.decimal is not None or sep == ",":
         return cfg.decimal or ".", cfg.thousands, []
     rows = list(csv.reader(text.splitlines()[1:200], delimiter=sep))
@@ -534,7 +536,10 @@ def _iso_time_column(
 
 def _read(path: Path, options: dict, rows: int | None = None) -> Iterator[pd.DataFrame]:
     """The whole file as one frame, or blocks of `rows` rows; the index is the row number."""
-    result = _strict(path, lambda: pd.read_csv(path, chunksize=rows, **options))
+    # thousands separators are taken out by `_in_plain_marks`, which checks their grouping:
+    # read_csv's `thousands` drops the mark wherever it is (190,09 -> 19009, 1,2 -> 12)
+    given = {k: v for k, v in options.items() if k != "thousands"}
+    result = _strict(path, lambda: pd.read_csv(path, chunksize=rows, **given))
     blocks = iter([result]) if rows is None else result
     first = True
     while (block := _strict(path, lambda: next(blocks, None))) is not None:
@@ -599,8 +604,18 @@ def detect_columns(
     )
     if cfg.time_col:
         time_col = need(cfg.time_col, "--time-col")
+        if time_col == id_col:
+            raise RnnForecastError(
+                f"{path}: column '{quoted(time_col)}' cannot be both the id and the time "
+                "column; give --id-col and --time-col different columns"
+            )
     else:
         time_col = _detect_time(raw, [c for c in columns if c != id_col], path)
+    if not cfg.target and TARGET_NAME in cfg.covariates and TARGET_NAME in columns:
+        raise RnnForecastError(
+            f"{path}: column '{TARGET_NAME}' is the target, so it cannot also be a covariate; "
+            "leave it out of the covariates, or name another target with --target"
+        )
     rest = [c for c in columns if c not in (id_col, time_col, *cfg.covariates)]
     if cfg.target:
         targets = tuple(need(t, "--target") for t in cfg.target)
@@ -672,7 +687,7 @@ def _looks_like_dates(col: pd.Series) -> bool:
     if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         return False
     sample = col.dropna().astype(str).head(20)
-    if sample.empty:
+    if sample.empty or _written_as_numbers(sample):
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -681,6 +696,13 @@ def _looks_like_dates(col: pd.Series) -> bool:
         except ValueError:  # mixed time zones raise even when coercing: dates all the same
             parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
     return bool(parsed.notna().mean() >= 0.9)
+
+
+def _written_as_numbers(sample: pd.Series) -> bool:
+    """Text that reads as numbers in one of the marks a file may use (1.002,08): the parser
+    of dates takes such values for days and months."""
+    text = sample.str.strip()
+    return any(text.str.fullmatch(_number_pattern(d, t)).mean() >= 0.9 for d, t in _MARKS)
 
 
 def _blank(col: pd.Series) -> bool:
@@ -743,12 +765,18 @@ def _to_long(
 
 
 def _parse_times(
-    col: pd.Series, lines: np.ndarray, path: Path, name: str, cfg: DataConfig
+    col: pd.Series,
+    lines: np.ndarray,
+    path: Path,
+    name: str,
+    cfg: DataConfig,
+    model: str | None = None,
 ) -> tuple[pd.Series, str | None]:
     """Timestamps from strings (or year numbers), and the format they were read in (for the
     schema); names the first bad line. The format given (--date-format) wins; else ISO 8601
     (the common case, and the fast one); else numeric dates such as 01/02/2015, day or month
-    first as the whole column (or --dayfirst) says; else whatever pandas recognises."""
+    first as the whole column (or --dayfirst) says; else whatever pandas recognises. `model`:
+    the model directory whose settings `cfg` holds, when its commands (no date flags) read."""
     empty = col.isna().to_numpy()
     if empty.any():
         raise RnnForecastError(
@@ -767,17 +795,23 @@ def _parse_times(
             parsed = pd.to_datetime(col.astype(int).astype(str), format="%Y")
             return _in_range(parsed, col, lines, path, name), None
         compact = whole and values.min() >= 10_000_000 and values.max() < 100_000_000
+        months = whole and values.min() >= 100_001 and values.max() <= 300_012
+        months = months and bool(np.all((values % 100 >= 1) & (values % 100 <= 12)))
+        hint = ""
+        if compact and not model:
+            hint = "; for dates written 20240131 pass --date-format %Y%m%d"
+        elif months and not model:
+            hint = "; for months written 202401 pass --date-format %Y%m"
         raise RnnForecastError(
             f"{path}: column '{quoted(name)}' holds numbers, not dates (line {lines[0]}: "
-            f"{values[0]}); use dates such as 2024-01-31, or whole years"
-            + ("; for dates written 20240131 pass --date-format %Y%m%d" if compact else "")
+            f"{values[0]}); use dates such as 2024-01-31, or whole years{hint}"
         )
     try:
         return _in_range(_parse_iso(col), col, lines, path, name), "ISO8601"  # the fast path
     except (ValueError, TypeError, OverflowError):
         pass
     text = col.astype(str).str.strip()
-    dayfirst = _date_order(text, lines, path, name, cfg.dayfirst)
+    dayfirst = _date_order(text, lines, path, name, cfg.dayfirst, model)
     if dayfirst is not None:
         fmt = _numeric_format(text.iat[0], dayfirst)
         if fmt is not None:
@@ -853,7 +887,12 @@ _NUMERIC_DATE = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})([/.\-])(\d{4}|\d{2})(?!\
 
 
 def _date_order(
-    text: pd.Series, lines: np.ndarray, path: Path, name: str, dayfirst: bool | None
+    text: pd.Series,
+    lines: np.ndarray,
+    path: Path,
+    name: str,
+    dayfirst: bool | None,
+    model: str | None = None,
 ) -> bool | None:
     """For numeric dates (the first value like 01/02/2015): whether they read day first, as
     `dayfirst` says or else as the whole column does: a first number above 12 is a day, a
@@ -883,12 +922,17 @@ def _date_order(
         )
     if days.any() or months.any():
         return bool(days.any())
+    fix = (
+        f"the model {model} was trained on dates of another form, so write these as ISO 8601 "
+        "(2024-01-31)"
+        if model
+        else "pass --dayfirst (dd/mm/yyyy) or --no-dayfirst (mm/dd/yyyy), or the format, e.g. "
+        "--date-format %d/%m/%Y"
+    )
     raise RnnForecastError(
         f"{path}: column '{quoted(name)}': dates such as {example(np.ones(len(values), bool))} "
-        "can be read day first or month first, and no value decides (none has a number above "
-        "12); "
-        "pass --dayfirst (dd/mm/yyyy) or --no-dayfirst (mm/dd/yyyy), or the format, e.g. "
-        "--date-format %d/%m/%Y"
+        f"can be read day first or month first, and no value decides (none has a number above "
+        f"12); {fix}"
     )
 
 
@@ -1045,7 +1089,8 @@ def _in_plain_marks(col: pd.Series, cfg: DataConfig | None) -> pd.Series:
 LARGEST, SMALLEST = 1e150, 1e-150
 
 # (decimal mark, thousands separator) pairs a text column may be written in
-_MARKS = ((",", None), (".", ","), (",", "."), (".", " "), (",", " "), (".", "'"), (",", "'"))
+_MARKS = ((".", None), (",", None), (".", ","), (",", "."), (".", " "), (",", " "), (".", "'"),
+          (",", "'"))  # fmt: skip
 
 
 def _number_hint(col: pd.Series, cfg: DataConfig, value: Any = None) -> str:
@@ -1065,7 +1110,9 @@ def _number_hint(col: pd.Series, cfg: DataConfig, value: Any = None) -> str:
             if thousands:
                 flags.append(f"--thousands {thousands!r}" if thousands in " '" else
                              f"--thousands {thousands}")  # fmt: skip
-            return f"reads as numbers with {' '.join(flags)}"
+            with_ = f"with {' '.join(flags)}" if flags else ""
+            without = "without --thousands" if cfg.thousands and not thousands else ""
+            return f"reads as numbers {' and '.join(filter(None, [with_, without]))}"
     return ""
 
 
