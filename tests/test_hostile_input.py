@@ -4,6 +4,8 @@ fix, never in a silently misread number, date, column or setting."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -189,3 +191,29 @@ def test_numbers_with_dots_and_commas_are_not_taken_for_dates(tmp_path, flags):
     forecast = pd.read_csv(io.StringIO(out.stdout))
     assert forecast["ds"].iloc[0] == "2021-03-02"  # the day after 01.03.2021, read day first
     assert forecast["y_hat"].between(1000, 10000).all()  # 4.012,35 is four thousand
+
+
+def test_a_device_that_is_no_device_is_refused_by_predict_too(tmp_path, long_csv):
+    assert invoke("train", long_csv, "--out", tmp_path / "m", *FAST).exit_code == 0
+    result = invoke("predict", "--model", tmp_path / "m", "--device", "tpu")
+    assert_clean_error(result, "'tpu' is not a device", "--device auto, cpu, cuda or cuda:N")
+
+
+def test_a_season_longer_than_every_series_is_refused(tmp_path, long_csv):
+    result = invoke("train", long_csv, "--out", tmp_path / "m", "--season", "1000", *FAST)
+    assert_clean_error(result, "--season 1000", "the longest has 60 points")
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_quiet_backtest_with_zero_gradients_prints_nothing(tmp_path, long_csv):
+    """lookback 1 leaves a recurrent weight without gradient: its norm, 0, has no place on a
+    log axis, and matplotlib's warning broke --quiet."""
+    args = ["backtest", long_csv, "--out", tmp_path / "r", "--lookback", "1", "--folds", "2"]
+    done = subprocess.run(  # a process of its own: pytest would catch the warning itself
+        [sys.executable, "-m", "rnnforecast", *map(str, args), *FAST],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert (tmp_path / "r" / "plots" / "training.png").stat().st_size > 0

@@ -160,6 +160,9 @@ def _migrate(raw: Any, version: int) -> Any:
     if version < 2 and isinstance(raw, dict) and isinstance(raw.get("model"), dict):
         raw["model"].setdefault("skip", "none")  # both came in format 2
         raw["model"].setdefault("calendar", False)
+    if isinstance(raw, dict) and isinstance(raw.get("model"), dict):
+        # saved before ensembles: one network, stored under its plain tensor names
+        raw["model"].setdefault("ensemble", 1)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         # saved before --transform: trained on the plain target (the default is now auto,
         # which training resolves; a saved config always names the transform it used)

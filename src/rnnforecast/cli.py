@@ -7,12 +7,13 @@ pipeline and report are imported inside each command, so `--help`, `--version`, 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,9 +51,38 @@ class _Group(TyperGroup):
                 raise
             sys.stderr.write("error: aborted\n")
             sys.exit(1)
+        except OSError as e:  # --help or --version into a closed pipe or a full disk
+            if not standalone_mode:
+                raise
+            sys.exit(_stdout_failed(e))
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+    # --help and --version print while the arguments are parsed (the group's in make_context,
+    # a command's in invoke): there a reader gone is 141, as for a command's output, not the
+    # exit 1 click and rich give it, and a full disk is one line
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _printing_help():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _printing_help():  # a command's own errors are mapped in _run: these are click's
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _printing_help() -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        sys.exit(_stdout_failed(e))
+    except KeyboardInterrupt:  # before a command's own handling (_run): typer says nothing
+        sys.exit(_interrupted())
+    except SystemExit as e:  # rich's own answer to a closed pipe: exit 1
+        if e.code == 1 and isinstance(e.__context__, BrokenPipeError):
+            sys.exit(_stdout_failed(e.__context__))
+        raise
 
 
 def _usage_error(e: Exception) -> None:
@@ -381,7 +411,7 @@ def predict(
         from rnnforecast import pipeline
         from rnnforecast.config import Config
 
-        target = None if out == "-" else Path(out)
+        target = None if out == "-" else out  # a str: a trailing slash is seen
         if json_out and target is None:
             from rnnforecast.errors import RnnForecastError
 
@@ -505,7 +535,7 @@ def config_init(
         from rnnforecast.errors import RnnForecastError
         from rnnforecast.fsutil import atomic_write
 
-        if path.exists() and not force:
+        if (path.is_symlink() or path.exists()) and not force:  # a dangling link too
             raise RnnForecastError(f"{path}: already exists; pass --force to overwrite it")
         atomic_write(path, Config().to_yaml(comments=True))
         reporter.note(f"wrote {path}; edit it and pass it with --config")
@@ -553,6 +583,7 @@ def _run(job: Callable[[Any], Any], quiet: bool, verbose: bool, debug: bool) -> 
 
     reporter = Reporter(quiet=quiet, verbose=verbose)
     previous = {s: signal.signal(s, _interrupt) for s in STOP_SIGNALS}
+    stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
     try:
         return job(reporter)
     except RnnForecastError as e:
@@ -581,12 +612,65 @@ def _run(job: Callable[[Any], Any], quiet: bool, verbose: bool, debug: bool) -> 
         )
         raise typer.Exit(int(ExitCode.BUG)) from None
     finally:
+        sys.stdout = stdout
         for s, handler in previous.items():
             signal.signal(s, handler)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+class _Stdout:
+    """stdout as a command writes its data there: a closed stdout, or one the OS refuses (a
+    full disk, /dev/full), is our error naming it (exit 2), where Python would fail on None
+    or say only "No space left on device"; a reader gone (`| head`) stays BrokenPipeError."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._call("write", text)
+
+    def flush(self) -> None:
+        if self._stream is not None:  # nothing written, nothing to flush
+            self._call("flush")
+
+    def _call(self, name: str, *args: Any) -> Any:
+        from rnnforecast.errors import RnnForecastError
+
+        if self._stream is None:
+            raise RnnForecastError(
+                "standard output is closed, so there is nowhere to print to; run with stdout "
+                "open (e.g. > FILE), or give predict --out FILE"
+            )
+        try:
+            return getattr(self._stream, name)(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            _stdout_to_devnull()  # what is still buffered must not fail again at exit
+            raise RnnForecastError(
+                f"standard output: could not be written ({e.strerror or e}); free some space, "
+                "redirect it elsewhere, or give predict --out FILE"
+            ) from None
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...
+        return getattr(self._stream, name)
+
+
+def _stdout_failed(e: OSError) -> int:
+    """The exit code, after saying why, of a failed write to stdout outside a command."""
+    from rnnforecast.errors import ExitCode
+
+    _stdout_to_devnull()
+    if isinstance(e, BrokenPipeError):
+        return int(ExitCode.BROKEN_PIPE)
+    try:
+        sys.stderr.write(f"error: standard output: could not be written ({e.strerror or e})\n")
+    except (OSError, ValueError, AttributeError):
+        pass
+    return int(ExitCode.BAD_INPUT)
 
 
 def _stdout_to_devnull() -> None:
@@ -603,4 +687,51 @@ def _stdout_to_devnull() -> None:
 
 
 def main() -> None:
-    app(prog_name="rnnforecast")
+    """The console script: `rnnforecast ARGS`. Ctrl-C, SIGTERM and SIGHUP before or after a
+    command's own handling (while starting, once its work is written) still end in exit 130
+    with one line, never a traceback, and once the command has finished they are ignored
+    while Python exits (it restores their default, a kill, for that); a closed stdin, stdout
+    or stderr is held open on /dev/null, so no file opened later takes its number and
+    receives what is printed there."""
+    import os
+
+    from rnnforecast.errors import ExitCode
+
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+    for s in STOP_SIGNALS:
+        signal.signal(s, _interrupt)
+    code: Any = 0
+    try:
+        app(prog_name="rnnforecast")
+    except KeyboardInterrupt:
+        code = _interrupted()
+    except SystemExit as e:
+        code = e.code
+    finally:  # finished, its exit code decided: Python's own exit must not turn it into a kill
+        for s in (signal.SIGINT, *STOP_SIGNALS):
+            signal.signal(s, signal.SIG_IGN)
+    if code == ExitCode.INTERRUPTED:
+        # interrupted, everything is already cleaned up; exit now, as Python would exit by
+        # SIGINT instead (not 130) after a Ctrl-C that landed in code an extension module ran
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        os._exit(int(code))
+    sys.exit(code)
+
+
+def _interrupted() -> int:
+    """Say a command was interrupted outside its own handling; the exit code for it."""
+    from rnnforecast.errors import ExitCode
+
+    try:
+        sys.stderr.write("error: interrupted\n")
+    except (OSError, ValueError, AttributeError):
+        pass
+    return int(ExitCode.INTERRUPTED)

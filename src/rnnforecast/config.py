@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Hashable
@@ -445,6 +446,11 @@ class Config:
                     f"predict.intervals: {level} is not a level in (0, 100); give percentages "
                     "such as 80,95"
                 )
+        if not re.fullmatch(r"auto|cpu|cuda(:\d{1,4})?", self.train.device):
+            raise RnnForecastError(
+                f"train.device: '{quoted(self.train.device)}' is not a device; use --device auto, "
+                "cpu, cuda or cuda:N"
+            )
         members = self.model.ensemble or 1
         if self.train.seed + members - 1 > SEED_LIMIT:
             raise RnnForecastError(

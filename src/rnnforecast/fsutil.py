@@ -111,6 +111,7 @@ def check_dir_out(target: str | Path, owner: Owner, force: bool = False) -> Path
         )
     if not force:
         _check_own_dir(target, owner)
+    _check_removable(target, st)
     return _probed(target)
 
 
@@ -156,6 +157,13 @@ def _named(path: str | Path, what: str) -> Path:
     text = os.fspath(path)
     if "\0" in text:
         raise RnnForecastError(f"{text!r}: a path cannot hold a NUL character")
+    home = text.split("/", 1)[0]
+    if home.startswith("~") and os.path.expanduser(home) != home:
+        raise RnnForecastError(
+            f"{text}: starts with '{home}', which the shell did not expand (it does not after "
+            f"'=' or in quotes); write the path out ({os.path.expanduser(text)}), or ./{text} "
+            "for a name that starts with ~"
+        )
     path = Path(text)
     if path.name in ("", ".."):
         which = (
@@ -168,6 +176,10 @@ def _named(path: str | Path, what: str) -> Path:
         raise RnnForecastError(
             f"{text}: names {which}, which rnnforecast cannot replace; give the name of {what} "
             f"to write, e.g. {path / 'out'}"
+        )
+    if what == "a file" and text.endswith(("/", os.sep)):
+        raise RnnForecastError(
+            f"{text}: ends with '/', which names a directory; give the path of a file to write"
         )
     return path
 
@@ -232,6 +244,40 @@ def _check_own_dir(target: Path, owner: Owner) -> None:
             f"{target}: holds files rnnforecast did not write ({_few(foreign, more)}); move them "
             "out, choose another --out, or pass --force to replace it and all it holds"
         )
+
+
+def _check_removable(target: Path, st: os.stat_result) -> None:
+    """The old directory at `target` can be moved aside and emptied once the new one is in
+    place: otherwise the swap would fail after all the work, or leave the old one behind
+    under a temporary name. A directory whose parent is sticky (/tmp) moves only for its
+    owner; its files go only where each folder of it can be written."""
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    if uid is None or uid == 0:
+        return  # not POSIX, or root: nothing here is refused for permissions
+    parent = os.stat(target.parent)
+    if parent.st_mode & stat.S_ISVTX and uid not in (st.st_uid, parent.st_uid):
+        raise RnnForecastError(
+            f"{target}: belongs to another user in the shared directory {target.parent}, "
+            "so rnnforecast cannot replace it; choose another --out"
+        )
+    pending, seen = [target], 0
+    while pending and seen <= SCAN_LIMIT:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(itertools.islice(it, SCAN_LIMIT))
+        except OSError as e:
+            raise RnnForecastError(
+                f"{target}: cannot be replaced: {folder} cannot be read ({e.strerror}); fix its "
+                "permissions or choose another --out"
+            ) from None
+        if entries and not os.access(folder, os.W_OK | os.X_OK):
+            raise RnnForecastError(
+                f"{target}: cannot be replaced: the files in {folder} cannot be removed "
+                "(permission denied); fix its permissions or choose another --out"
+            )
+        seen += len(entries)
+        pending += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
 
 
 def _entries(folder: Path) -> tuple[list[str], int]:
@@ -453,6 +499,16 @@ def _staged_file(path: Path, first_line: re.Pattern[str] | None, force: bool) ->
         if tmp is not None:
             with _shielded():
                 tmp.unlink(missing_ok=True)
+
+
+def deliver(source: TextIO, stream: TextIO) -> None:
+    """Copy all of `source` (a spooled output) to `stream` and flush it with Ctrl-C, SIGTERM
+    and SIGHUP held back, so a reader gets the whole output or, stopped before, none of it;
+    a signal sent meanwhile arrives right after."""
+    with _shielded():
+        source.seek(0)
+        shutil.copyfileobj(source, stream)
+        stream.flush()
 
 
 def write_new(folder: Path, name: str, data: bytes) -> None:
@@ -679,8 +735,11 @@ def locked(
         "command": " ".join(sys.argv[:3])[:200],
     }
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode(), 0)
+        except OSError as e:  # a full disk, a quota: before any work, not after it
+            raise _write_error(path, e) from None
         yield
     finally:
         with _shielded():

@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import random
 import re
-import shutil
 import tempfile
 import time
 import warnings
@@ -104,6 +103,12 @@ def resolve(cfg: Config, schema: data.Schema, panel: Panel, reserve: int = 0) ->
     the saved config alone can rebuild the run. `reserve` points per series are kept back (a
     backtest's folds) when fitting the default lookback."""
     season = cfg.data.season or data.season_length(schema.freq)
+    longest = int(panel.lengths.max())
+    if cfg.data.season and cfg.data.season >= longest:
+        raise RnnForecastError(
+            f"--season {season}: no series holds more than one season of it (the longest has "
+            f"{longest} points); give the number of steps of one cycle, or leave it unset"
+        )
     kind = cfg.data.transform
     if kind == "auto":
         kind = transforms.choose(panel, season)
@@ -118,7 +123,7 @@ def resolve(cfg: Config, schema: data.Schema, panel: Panel, reserve: int = 0) ->
     lookback = cfg.window.lookback
     if lookback is None:
         lookback = min(max(2 * horizon, 3 * season), LOOKBACK_CAP)
-        room = int(panel.lengths.max()) - reserve - horizon - val_size - lost
+        room = longest - reserve - horizon - val_size - lost
         lookback = max(1, min(lookback, room))
     ensemble = cfg.model.ensemble
     if ensemble is None:
@@ -172,7 +177,7 @@ def train(
     torchrun every process trains its share; only rank 0 locks, logs and writes.
     """
     from rnnforecast import distributed
-    from rnnforecast.train import Interrupted, save_checkpoint
+    from rnnforecast.train import Interrupted, is_checkpoint, save_checkpoint
 
     check_train_out(out, force)  # on every process: all stop at once if it is refused
     checkpoint = checkpoint_path(out)
@@ -187,7 +192,7 @@ def train(
                 )  # fmt: skip
             except Interrupted as stop:
                 if writer:
-                    save_checkpoint(checkpoint, stop.state)
+                    save_checkpoint(checkpoint, stop.state, force)
                 raise RnnForecastError(
                     f"{stop}; the best weights so far (epoch {stop.state['best_epoch']}) and the "
                     f"optimizer state are saved in {checkpoint}; run the same command with "
@@ -196,7 +201,8 @@ def train(
                 ) from None
             if writer:
                 result.model = artifact.save(result.model, out, force)
-                checkpoint.unlink(missing_ok=True)
+                if is_checkpoint(checkpoint):  # never a file of the user's by that name
+                    checkpoint.unlink(missing_ok=True)
     return result
 
 
@@ -205,7 +211,16 @@ def check_train_out(out: str | Path, force: bool = False) -> None:
     one whose replacement would destroy what rnnforecast did not write (and its checkpoint
     path, written if the run is interrupted)."""
     fsutil.check_dir_out(out, fsutil.MODEL_DIR, force)
-    fsutil.check_file_out(checkpoint_path(out))
+    checkpoint = fsutil.check_file_out(checkpoint_path(out))
+    if not force and (checkpoint.is_symlink() or checkpoint.exists()):
+        from rnnforecast.train import is_checkpoint
+
+        if not is_checkpoint(checkpoint):
+            raise RnnForecastError(
+                f"{checkpoint}: exists and is not a checkpoint rnnforecast wrote; a train run "
+                "into --out keeps its checkpoint there when interrupted: move it, choose "
+                "another --out, or pass --force to replace it"
+            )
 
 
 def checkpoint_path(out: str | Path) -> Path:
@@ -332,9 +347,7 @@ def fit(
         )
     # members finished before an interruption: their weights and histories
     done = list(state.get("members", [])) if state is not None else []
-    histories = (
-        [train.History(**h) for h in state.get("histories", [])] if state is not None else []
-    )
+    histories = _resumed_histories(state, done, cfg, resume) if state is not None else []
     resumed = len(done)  # the member a checkpoint stopped in: the only one it continues
     for k in range(resumed, cfg.model.ensemble):
         if cfg.model.ensemble > 1:
@@ -423,6 +436,31 @@ def fit(
 # keeps is picked on as few validation windows. 60 monthly points with the defaults (lookback 36,
 # horizon 12, validation 12) give 1; AirPassengers' 144 give 85, and 1 with --horizon 48.
 MIN_TRAIN_WINDOWS = 10
+
+
+def _resumed_histories(state: dict[str, Any], done: list, cfg: Config, path: Path) -> list:
+    """The histories of the ensemble members a checkpoint holds as finished, once their
+    weights are known to be those of this run's members (a checkpoint is input too)."""
+    from rnnforecast import train
+
+    shapes = artifact.weight_shapes(cfg)
+    fix = "delete it and train without --resume"
+    for k, member in enumerate(done):
+        prefix = f"members.{k}." if cfg.model.ensemble > 1 else ""
+        want = {n[len(prefix) :]: s for n, s in shapes.items() if n.startswith(prefix)}
+        if k + 1 >= cfg.model.ensemble or {n: tuple(v.shape) for n, v in member.items()} != want:
+            raise RnnForecastError(
+                f"{path}: the weights of ensemble member {k + 1} are not those of this run's "
+                f"model; {fix}"
+            )
+    rows = state.get("histories", [])
+    try:
+        histories = [train.History(**h) for h in rows]
+    except TypeError:
+        histories = None
+    if histories is None or len(histories) != len(done):
+        raise RnnForecastError(f"{path}: the finished members' histories do not fit; {fix}")
+    return histories
 
 
 def _few_windows(n_train: int, n_val: int, w: Any, n_series: int) -> str | None:
@@ -690,8 +728,9 @@ def predict(
     The CSV goes to `out` (atomically; an existing file there must be a forecast, see
     FORECAST_HEADER, unless `force`) or to `stream`, whole or not at all: with `chunk_size`, a
     long file is read and forecast that many series at a time, so memory stays bounded by the
-    chunk, and the chunks for `stream` are held back (on disk past SPOOL_BYTES) until the last
-    has been read, so a bad row late in the file leaves no partial forecast there.
+    chunk. What goes to `stream` is held back (on disk past SPOOL_BYTES) until the last chunk
+    has been read, then written at once, so a bad row late in the file or a Ctrl-C leaves no
+    partial forecast there.
     """
     started = time.perf_counter()
     if out is not None:
@@ -723,12 +762,12 @@ def predict(
     with contextlib.ExitStack() as stack:
         if out is not None:
             sink = stack.enter_context(fsutil.atomic_open(out, FORECAST_HEADER, force))
-        elif stream is not None and not isinstance(chunks, list):
+        elif stream is not None:  # held back, then written at once (fsutil.deliver)
             sink = stack.enter_context(
                 tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="utf-8", newline="")
             )
         else:
-            sink = stream
+            sink = None
         for i, (frame, future, more) in enumerate(chunks):
             forecasts, skipped = forecast.forecast(
                 art, frame, predict_fn, future, str(data_path), levels
@@ -738,9 +777,8 @@ def predict(
                 sink.write(forecast.to_csv(forecasts, dates, header=i == 0))
             series, rows = series + forecasts["unique_id"].nunique(), rows + len(forecasts)
             kept = forecasts if i == 0 else None  # several chunks: keep none in memory
-        if out is None and stream is not None and sink is not stream:
-            sink.seek(0)
-            shutil.copyfileobj(sink, stream)
+        if out is None and stream is not None:
+            fsutil.deliver(sink, stream)
     return PredictResult(
         forecasts=kept,
         series=series,

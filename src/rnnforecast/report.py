@@ -27,13 +27,52 @@ from rnnforecast import __version__
 MAX_LINE = 1000  # characters in one error line; a longer message loses its middle
 
 
+class _Unfailing:
+    """stderr as the Reporter writes to it: a message that cannot be shown (stderr closed,
+    a full disk under a log file, a reader gone) is dropped, so that what the command did and
+    its exit code never depend on whether its notes could be printed."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            if self._stream is not None:
+                self._stream.write(text)
+        except (OSError, ValueError):  # ValueError: a closed file
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            if self._stream is not None:
+                self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def isatty(self) -> bool:
+        try:
+            return self._stream is not None and self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise OSError("stderr is closed")
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+
 class Reporter:
     """Human-facing output of one command, honouring --quiet and --verbose."""
 
     def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
         no_color = bool(os.environ.get("NO_COLOR"))
-        self.console = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True,
-                               markup=False, emoji=False)  # fmt: skip
+        self.console = Console(file=_Unfailing(sys.stderr), no_color=no_color, highlight=False,
+                               soft_wrap=True, markup=False, emoji=False)  # fmt: skip
         self.quiet = quiet
         self.verbose = verbose and not quiet
 
@@ -482,6 +521,13 @@ def plot_series(forecasts: Any, frame: Any, folder: Any, max_plots: int) -> None
         plt.close(fig)
 
 
+def _log_if_positive(ax: Any) -> str:
+    """A log scale for norms that span decades; linear where one is 0 (a weight with no
+    gradient), which a log axis cannot show."""
+    values = [v for line in ax.get_lines() for v in line.get_ydata()]
+    return "log" if values and min(values) > 0 else "linear"
+
+
 def plot_training(histories: list[Any], path: Any) -> None:
     """Training curves: train and validation loss; the global gradient norm before clipping
     (mean and max per epoch) with the share of steps clipped; and the gradient norms of each
@@ -511,9 +557,10 @@ def plot_training(histories: list[Any], path: Any) -> None:
                           label=label)  # fmt: skip
     loss_ax.set(title="loss per epoch", xlabel="epoch", ylabel="loss (scaled units)")
     grad_ax.set(title="gradient norm before clipping (shaded: share clipped)", xlabel="epoch",
-                yscale="log")  # fmt: skip
+                yscale=_log_if_positive(grad_ax))  # fmt: skip
     clip_ax.set(ylim=(0, 1), ylabel="share of steps clipped")
-    layer_ax.set(title="gradient norm per weight group", xlabel="epoch", yscale="log")
+    layer_ax.set(title="gradient norm per weight group", xlabel="epoch",
+                 yscale=_log_if_positive(layer_ax))  # fmt: skip
     for ax in (loss_ax, grad_ax, layer_ax):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import re
 import signal
+import stat
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,7 @@ from torch.nn import functional as F
 
 from rnnforecast import distributed
 from rnnforecast.config import ModelConfig, TrainConfig
-from rnnforecast.errors import ExitCode, RnnForecastError
+from rnnforecast.errors import ExitCode, RnnForecastError, quoted
 from rnnforecast.fsutil import atomic_write
 from rnnforecast.optim import Optimizer, Schedule
 from rnnforecast.windows import Starts
@@ -140,8 +143,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     watched = _watched(model)  # recurrent weights per layer, and the head: gradient health
     run = _Run(best=_snapshot(model), average=_snapshot(model) if cfg.ema else None)
     if resume is not None:
-        run = _restore(resume, model, optimizer, scaler, generator, history, device)
-        schedule.load_state_dict(resume["schedule"])
+        run = _restore(resume, model, optimizer, scaler, generator, history, device, schedule)
     elif len(val_idx):  # the start (seasonal naive skip, or a warm start) is epoch 0: training
         # must beat it on validation to replace it, so it never ends worse than it began
         history.best_val_loss = _loss(model, windows, val_idx, lookback, ctx, loss_fn)
@@ -289,26 +291,48 @@ def _checkpoint(
     }
 
 
-def _restore(state, model, optimizer, scaler, generator, history, device) -> _Run:
-    """Put a checkpoint back: the inverse of `_checkpoint`."""
+def _restore(state, model, optimizer, scaler, generator, history, device, schedule=None) -> _Run:
+    """Put a checkpoint back: the inverse of `_checkpoint`. A checkpoint is input: one that
+    does not fit this model and loop (edited, or of another version) is refused by name."""
     # older loops: epoch sums before the per-step rows; torch.optim's state before our own
     if "stats" not in state["run"] or "kind" not in state.get("optimizer", {}):
         raise RnnForecastError(
             "--resume: the checkpoint (OUT.ckpt beside the model directory) was written by an "
             "older rnnforecast; delete it and train without --resume"
         )
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scaler.load_state_dict(state["scaler"])
-    generator.set_state(state["generator"])
-    torch.set_rng_state(state["rng"])
-    history.rows = list(state["rows"])
-    history.best_epoch, history.best_val_loss = state["best_epoch"], state["best_val_loss"]
-    run = _Run(**state["run"])
-    run.order = run.order.to(device)
-    run.stats = [row.to(device) for row in run.stats]
-    if run.average is not None:
-        run.average = {k: v.to(device) for k, v in run.average.items()}
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if any(  # a moment per element of each parameter, Adam's step count a scalar
+            t.shape != (() if k == "steps" else p.shape)
+            for k, ts in optimizer.state.items()
+            for t, p in zip(ts, optimizer.params, strict=True)
+        ):
+            raise ValueError("its optimizer state is not this model's")
+        if schedule is not None:
+            schedule.load_state_dict(state["schedule"])
+        scaler.load_state_dict(state["scaler"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["rng"])
+        history.rows = list(state["rows"])
+        history.best_epoch, history.best_val_loss = state["best_epoch"], state["best_val_loss"]
+        run = _Run(**state["run"])
+        run.order = run.order.to(device)
+        run.stats = [row.to(device) for row in run.stats]
+        if run.average is not None:
+            run.average = {k: v.to(device) for k, v in run.average.items()}
+        want = {k: v.shape for k, v in model.state_dict().items()}
+        for part in [run.best, *([run.average] if run.average is not None else [])]:
+            if {k: v.shape for k, v in part.items()} != want:
+                raise ValueError("its best or averaged weights are not this model's")
+        if type(run.epoch) is not int or run.epoch < 1 or type(run.batch) is not int:
+            raise ValueError("its epoch or batch is not a count")
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+        raise RnnForecastError(
+            "--resume: the checkpoint (OUT.ckpt beside the model directory) does not fit this "
+            f"model and run ({type(e).__name__}: {quoted(str(e), 80)}); delete it and train "
+            "without --resume"
+        ) from None
     return run
 
 
@@ -478,23 +502,87 @@ def _stop_requests() -> Iterator[threading.Event]:
             signal.signal(s, handler)
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a training state with torch.save, atomically; tensors and plain values only."""
+def save_checkpoint(path: Path, state: dict[str, Any], force: bool = False) -> None:
+    """Write a training state with torch.save, atomically; tensors and plain values only.
+    What is at `path` is replaced only if it is a checkpoint too (`is_checkpoint`), or with
+    `force`."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write(path, buffer.getvalue())
+    if not force and not is_checkpoint(path):
+        raise RnnForecastError(
+            f"{path}: exists and is not a checkpoint rnnforecast wrote, so the interrupted run's "
+            "state was not saved there; move it, or choose another --out"
+        )
+    atomic_write(path, buffer.getvalue(), force=force)
+
+
+def is_checkpoint(path: Path) -> bool:
+    """Whether nothing is at `path` or a checkpoint `save_checkpoint` wrote: the only things
+    a run may replace with its own checkpoint or remove once it has finished. Read as plain
+    data (no code), its tensors mapped, not loaded."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    if not stat.S_ISREG(st.st_mode):
+        return False  # a link, a directory, a FIFO: never one torch.save wrote here
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not a zip, not torch's, code in its pickle: not ours
+        return False
+    return isinstance(state, dict) and isinstance(state.get("fingerprint"), str)
+
+
+# what pipeline and _restore read of a checkpoint, and the kind of each
+_STATE = {"run": dict, "model": dict, "optimizer": dict, "scaler": dict, "rows": list,
+          "fingerprint": str, "members": list, "histories": list}  # fmt: skip
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with `weights_only=True`: plain data, never code."""
+    """Read a checkpoint with `weights_only=True` (plain data, never code) from the regular
+    file at `path` (never through a link, never waiting on a FIFO), and check that it holds
+    what a checkpoint holds: finite float tensors of weights, the run's counters."""
+    import errno
+
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fix = "delete it and train without --resume"
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise RnnForecastError(
             f"{path}: no checkpoint to resume from; run without --resume"
         ) from None
-    except Exception as e:  # unpickling errors have no common base class
+    except OSError as e:
+        why = "is a symbolic link" if e.errno == errno.ELOOP else f"cannot be read ({e.strerror})"
         raise RnnForecastError(
-            f"{path}: not a readable checkpoint ({type(e).__name__}); delete it and run "
-            "without --resume"
+            f"{path}: {why}, not a checkpoint rnnforecast wrote; {fix}"
         ) from None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RnnForecastError(f"{path}: is not a regular file; {fix}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the unpickler's own warnings: said below
+                state = torch.load(f, map_location="cpu", weights_only=True)
+        except Exception as e:  # unpickling errors have no common base class
+            raise RnnForecastError(
+                f"{path}: not a readable checkpoint ({type(e).__name__}); {fix}"
+            ) from None
+    if not isinstance(state, dict):
+        raise RnnForecastError(f"{path}: holds {type(state).__name__}, not a training state; {fix}")
+    for key, kind in _STATE.items():  # only an ensemble's finished members may be absent
+        if not isinstance(state.get(key, [] if key in ("members", "histories") else None), kind):
+            raise RnnForecastError(f"{path}: its '{key}' is not a {kind.__name__}; {fix}")
+    for where, weights in [("model", state.get("model", {})), *(
+        (f"members[{k}]", m) for k, m in enumerate(state.get("members", []))
+    )]:  # fmt: skip
+        if not isinstance(weights, dict) or not all(
+            isinstance(v, torch.Tensor) and v.is_floating_point() and bool(v.isfinite().all())
+            for v in weights.values()
+        ):
+            raise RnnForecastError(
+                f"{path}: the weights under '{where}' are not all finite float tensors; {fix}"
+            )
+    return state
