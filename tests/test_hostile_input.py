@@ -196,7 +196,7 @@ def test_numbers_with_dots_and_commas_are_not_taken_for_dates(tmp_path, flags):
 def test_a_device_that_is_no_device_is_refused_by_predict_too(tmp_path, long_csv):
     assert invoke("train", long_csv, "--out", tmp_path / "m", *FAST).exit_code == 0
     result = invoke("predict", "--model", tmp_path / "m", "--device", "tpu")
-    assert_clean_error(result, "'tpu' is not a device", "--device auto, cpu, cuda or cuda:N")
+    assert_clean_error(result, "--device tpu: not a device", "use auto, cpu, cuda or cuda:N")
 
 
 def test_a_season_longer_than_every_series_is_refused(tmp_path, long_csv):

@@ -448,8 +448,7 @@ class Config:
                 )
         if not re.fullmatch(r"auto|cpu|cuda(:\d{1,4})?", self.train.device):
             raise RnnForecastError(
-                f"train.device: '{quoted(self.train.device)}' is not a device; use --device auto, "
-                "cpu, cuda or cuda:N"
+                f"--device {quoted(self.train.device)}: not a device; use auto, cpu, cuda or cuda:N"
             )
         members = self.model.ensemble or 1
         if self.train.seed + members - 1 > SEED_LIMIT:
