@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from rnnforecast.config import Config, help_text, key_sections
+from rnnforecast.config import Config, key_sections, option_help
 from rnnforecast.errors import RnnForecastError
 
 
@@ -86,7 +86,8 @@ def test_bad_values(key, value, message):
     assert str(err.value) == message
 
 
-def test_help_text_shows_default():
-    assert help_text("lr").endswith("[default: 0.003]")
-    assert help_text("residual").endswith("[default: false]")
-    assert help_text("horizon").endswith("[default: unset]")
+def test_option_help_gives_the_default_as_the_flag_shows_it_and_the_choices():
+    assert option_help("lr")[1:] == ("0.003", ())
+    assert option_help("residual")[1] == "--no-residual"
+    assert option_help("horizon")[1] == "unset"
+    assert option_help("cell")[1:] == ("lstm", ("rnn", "lstm", "gru"))

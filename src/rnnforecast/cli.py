@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from rnnforecast import __version__
-from rnnforecast.config import flat_fields, help_text
+from rnnforecast.config import flat_fields, option_help
 
 EXIT_CODES = (
     "Exit codes: 0 success; 1 unexpected error (a bug: rerun with --debug and report it); "
@@ -148,15 +149,19 @@ def config_options(*names: str) -> Callable[[Callable[..., None]], Callable[...,
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
         params = []
+        choices: dict[str, tuple[str, ...]] = {}
         for section, key, kind in flat_fields():
             if section not in names and key not in names:
                 continue
             flag = "--" + key.replace("_", "-")
             decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
             decls += [SHORT_FLAGS[key]] if key in SHORT_FLAGS else []
-            option = typer.Option(
-                *decls, help=help_text(key), rich_help_panel=PANELS[section], show_default=False
-            )
+            text, default, choices[key] = option_help(key)
+            option = typer.Option(  # escaped: rich would take "[default: 16]" for a style tag
+                *decls, help=escape(f"{text} [default: {default}]"),
+                metavar=f"<{'|'.join(choices[key])}>" if choices[key] else None,
+                rich_help_panel=PANELS[section], show_default=False,
+            )  # fmt: skip
             params.append(
                 inspect.Parameter(
                     key,
@@ -169,7 +174,7 @@ def config_options(*names: str) -> Callable[[Callable[..., None]], Callable[...,
 
         @functools.wraps(func)
         def command(**kwargs: Any) -> None:
-            given = {k: kwargs.pop(k) for k in keys}
+            given = {k: _choice(kwargs.pop(k), choices[k]) for k in keys}
             func(**kwargs, overrides={k: v for k, v in given.items() if v is not None})
 
         own = inspect.signature(func, eval_str=True)
@@ -179,6 +184,15 @@ def config_options(*names: str) -> Callable[[Callable[..., None]], Callable[...,
         return command
 
     return decorate
+
+
+def _choice(value: Any, choices: tuple[str, ...]) -> Any:
+    """A value of a set as the set writes it, whatever its case (--cell LSTM is lstm); any
+    other value as given, for the config's check to name."""
+    if isinstance(value, str) and value not in choices:
+        same = [c for c in choices if c.lower() == value.lower()]
+        return same[0] if len(same) == 1 else value
+    return value
 
 
 def _version(value: bool) -> None:

@@ -665,14 +665,19 @@ def flat_fields() -> list[tuple[str, str, type]]:
     return out
 
 
-def help_text(key: str) -> str:
-    """The help line of a flat key with its default, for CLI options."""
+def option_help(key: str) -> tuple[str, str, tuple[str, ...]]:
+    """A flat key's help line, its default as its flag shows it, and its choices (if a set),
+    for CLI options."""
     cls = _section_classes()[key_sections()[key]]
     f = next(f for f in dataclasses.fields(cls) if f.name == key)
-    default = "unset" if f.default is None else _plain(f.default)
-    if isinstance(default, bool):
-        default = str(default).lower()
-    return f"{f.metadata['help']} [default: {default}]"
+    flag = key.replace("_", "-")
+    if f.default is None:
+        default = "unset"
+    elif isinstance(f.default, bool):
+        default = f"--{flag}" if f.default else f"--no-{flag}"
+    else:
+        default = str(_plain(f.default))
+    return f.metadata["help"], default, f.metadata["choices"]
 
 
 def _unknown(where: str, key: str, valid: list[str]) -> str:
