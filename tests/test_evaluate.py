@@ -1,4 +1,4 @@
-"""Backtests: metrics agree with the team's scorer, folds never leak, reports are complete."""
+"""Backtests: metrics agree with the reference scorer, folds never leak, reports are complete."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_summary_by_hand():
 
 
 def test_backtest_cli_writes_the_report(tmp_path, monkeypatch):
-    """The issue's own example: every output, and seasonal naive's MASE checked by hand."""
+    """A worked example: every output, and seasonal naive's MASE checked by hand."""
     monkeypatch.chdir(tmp_path)
     data = EXAMPLES / "airpassengers.csv"
     result = CliRunner().invoke(
