@@ -311,3 +311,12 @@ def test_choices_are_read_case_insensitively(tmp_path, long_csv):
                                  "--cell", "GRU", *FAST])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "cell: gru" in (tmp_path / "m" / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(("command", "panel"), [("predict", "Predict"), ("evaluate", "Evaluate")])
+def test_a_commands_few_settings_share_one_panel(command, panel):
+    """predict's --device stood alone in a "Training" panel, evaluate's --fill in "Data"."""
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    panels = [line for line in result.output.splitlines() if line.startswith("╭─ ")]
+    assert [p.split()[1] for p in panels] == ["Arguments", "Options", panel]

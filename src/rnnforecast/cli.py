@@ -140,11 +140,14 @@ Force = Annotated[
 ]
 
 
-def config_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def config_options(
+    *names: str, panel: str | None = None
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command one flag per setting of the named config sections (or single keys).
 
     The flags reach the command as `overrides`, a dict of those actually given: a flag left
-    out is None, so the config file or the default applies.
+    out is None, so the config file or the default applies. A `panel` groups them all in
+    one help panel, for a command that takes a few settings of several sections.
     """
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
@@ -160,7 +163,7 @@ def config_options(*names: str) -> Callable[[Callable[..., None]], Callable[...,
             option = typer.Option(  # escaped: rich would take "[default: 16]" for a style tag
                 *decls, help=escape(f"{text} [default: {default}]"),
                 metavar=f"<{'|'.join(choices[key])}>" if choices[key] else None,
-                rich_help_panel=PANELS[section], show_default=False,
+                rich_help_panel=panel or PANELS[section], show_default=False,
             )  # fmt: skip
             params.append(
                 inspect.Parameter(
@@ -395,7 +398,7 @@ def _die_with_parent() -> None:
 
 
 @app.command()
-@config_options("engine", "device", "chunk_size", "intervals", "fill")
+@config_options("engine", "device", "chunk_size", "intervals", "fill", panel="Predict")
 def predict(
     data: Annotated[
         Path | None,
@@ -460,7 +463,7 @@ def predict(
 
 
 @app.command()
-@config_options("season", "engine", "max_plots", "intervals", "fill")
+@config_options("season", "engine", "max_plots", "intervals", "fill", panel="Evaluate")
 def evaluate(
     data: Annotated[Path, typer.Argument(help="CSV with the series to score the model on.")],
     model: ModelDir = Path("model"),
