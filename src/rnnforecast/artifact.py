@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 
 from rnnforecast import __version__
-from rnnforecast.config import Config, parse_yaml
+from rnnforecast.config import GATES, Config, parse_yaml
 from rnnforecast.errors import RnnForecastError, listed, quoted
 from rnnforecast.features import calendar_names
-from rnnforecast.fsutil import MODEL_DIR, staged_dir, write_new
+from rnnforecast.fsutil import MODEL_DIR, READ_FLAGS, staged_dir, write_new
 from rnnforecast.transforms import LOST
 
 # 2: model.skip and model.calendar (format 1 models had neither); 3: data.past_covariates and
@@ -198,13 +198,6 @@ _KINDS = {
     stat.S_IFCHR: "a device",
     stat.S_IFBLK: "a device",
 }
-# open without following a link or waiting for a writer (a FIFO), where the OS has the flags
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_BINARY", 0)
-)
 
 
 # files are opened relative to one open directory where the OS can (no mix of two directories
@@ -295,7 +288,7 @@ def _open_regular(where: Path, limit: int, folder: os.stat_result | int) -> Any:
     name = where.name if at else where
     try:
         _check_kind(where, os.stat(name, follow_symlinks=False, **at), limit)
-        f = open(os.open(name, _OPEN_FLAGS, **at), "rb")
+        f = open(os.open(name, READ_FLAGS, **at), "rb")
     except FileNotFoundError:
         raise
     except OSError as e:
@@ -527,8 +520,6 @@ def _weights(blob: bytes, where: Path) -> dict[str, np.ndarray]:
 
 
 # --- consistency: what the files say of each other --------------------------------------------
-
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per PyTorch weight matrix (as model.py)
 
 
 def weight_shapes(cfg: Config) -> dict[str, tuple[int, ...]]:

@@ -25,6 +25,7 @@ from rnnforecast.errors import RnnForecastError, quoted
 FILL_CHOICES = ("none", "ffill", "interpolate", "zero")
 SCALER_CHOICES = ("standard", "none")
 CELL_CHOICES = ("rnn", "lstm", "gru")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks stacked in each PyTorch weight matrix
 ACTIVATION_CHOICES = ("tanh", "relu")
 INIT_CHOICES = ("default", "orthogonal")
 NORM_CHOICES = ("window", "none")
@@ -507,7 +508,7 @@ def training_bytes(cfg: Config) -> tuple[int, int]:
     backward pass. Unset sizes count as 1, so the estimate is a floor until they are settled."""
     m, w = cfg.model, cfg.window
     lookback, horizon = w.lookback or 1, w.horizon or 1
-    gates = max(_GATES[c] for c in (m.ensemble_cells or (m.cell,)))
+    gates = max(GATES[c] for c in (m.ensemble_cells or (m.cell,)))
     n_future = len(cfg.data.future_covariates or ())
     inputs = 1 + len(cfg.data.covariates) + (8 if m.calendar else 0)
     h = m.hidden_size
@@ -517,9 +518,6 @@ def training_bytes(cfg: Config) -> tuple[int, int]:
     weights += horizon * n_future * horizon
     activations = cfg.train.batch_size * lookback * m.layers * h * (gates + 2)
     return weights, 4 * (5 * weights + activations)
-
-
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per recurrent layer, as in model.py
 
 
 def _choices(choices: tuple[str, ...]) -> str:

@@ -40,6 +40,7 @@ SCAN_LIMIT = 100_000  # entries looked at in a directory; one with more is not j
 SUFFIX_ROOM = 6  # bytes that `.<name>.lock` and `<name>.ckpt` add to a directory's name
 # never through a link, never blocking on a FIFO, never inherited (0 where the OS lacks one)
 _SAFE = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+READ_FLAGS = os.O_RDONLY | _SAFE | getattr(os, "O_BINARY", 0)  # how every file is opened to read
 _SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
@@ -310,7 +311,7 @@ def _marker(folder: Path, owner: Owner) -> list[str] | None:
 def _read_json(path: Path) -> object:
     """A small regular file's JSON (no link followed), or None."""
     try:
-        fd = os.open(path, os.O_RDONLY | _SAFE)
+        fd = os.open(path, READ_FLAGS)
     except OSError:
         return None
     try:
@@ -387,7 +388,7 @@ def _few(names: list[str], more: int = 0) -> str:
 def _first_line(path: Path) -> str | None:
     """The first line of a regular file (bounded, no link followed), or None if not text."""
     try:
-        fd = os.open(path, os.O_RDONLY | _SAFE)
+        fd = os.open(path, READ_FLAGS)
     except OSError:
         return None
     try:
@@ -562,7 +563,7 @@ def _sync_tree(folder: Path) -> None:
     (mkdtemp makes it 0700, which kept it private while written)."""
     for root, _dirs, files in os.walk(folder):
         for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY | _SAFE)
+            fd = os.open(os.path.join(root, name), READ_FLAGS)
             try:
                 os.fsync(fd)
             finally:

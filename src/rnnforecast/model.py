@@ -11,7 +11,6 @@ from rnnforecast.metrics import profile_map
 from rnnforecast.windows import WINDOW_STD_FLOOR
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks stacked in each PyTorch weight matrix
 
 
 class Forecaster(nn.Module):

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from rnnforecast import distributed
 from rnnforecast.config import ModelConfig, TrainConfig
 from rnnforecast.errors import ExitCode, RnnForecastError, quoted
-from rnnforecast.fsutil import atomic_write
+from rnnforecast.fsutil import READ_FLAGS, atomic_write
 from rnnforecast.optim import Optimizer, Schedule
 from rnnforecast.windows import Starts
 
@@ -546,10 +546,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     what a checkpoint holds: finite float tensors of weights, the run's counters."""
     import errno
 
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     fix = "delete it and train without --resume"
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, READ_FLAGS)
     except FileNotFoundError:
         raise RnnForecastError(
             f"{path}: no checkpoint to resume from; run without --resume"
