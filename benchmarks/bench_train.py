@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnforecast import data, pipeline, train
+from rnnforecast import data, defaults, train
 from rnnforecast.config import Config
 from rnnforecast.model import Forecaster
-from rnnforecast.windows import Panel, apply_scaler, fit_scaler, gather, split_windows
+from rnnforecast.panel import Panel
+from rnnforecast.windows import apply_scaler, fit_scaler, gather, split_windows
 
 SIZES = {"default": (1, 16), "large": (2, 256)}  # layers, hidden units
 EPOCHS = 3  # at least this many timed epochs, after one warm-up epoch
@@ -107,7 +108,7 @@ def main() -> None:
     base = Config()
     loaded = data.load(args.data, base.data)
     panel = Panel.from_frame(loaded.frame)
-    base = pipeline.resolve(base, loaded.schema, panel)
+    base = defaults.resolve(base, loaded.schema, panel)
     w = base.window
     split = split_windows(panel, w.lookback, w.horizon, w.val_size)
     loc, scale = fit_scaler(panel, split.n_fit, w.scaler)

@@ -12,10 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rnnforecast import config
+
 # The tests train tiny models, which one thread runs fastest; on a 2-core CI machine two torch
 # threads per process (subprocesses inherit this) only contend. Results do not depend on it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+SMALL_ENSEMBLE = config.SMALL_ENSEMBLE  # the real default, before the fixture below sets 1
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "data"
 # Tiny, fast training settings for tests that check behaviour, not accuracy.
@@ -30,18 +33,14 @@ def _single_models():
     """Tests train one model where the default would train an ensemble on their small data:
     they check behaviour, which one member shows at a third of the time. A test that asks for
     `default_ensemble` sees the real default."""
-    from rnnforecast import pipeline
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "SMALL_ENSEMBLE", 1)
+        patch.setattr(config, "SMALL_ENSEMBLE", 1)
         yield
 
 
 @pytest.fixture
 def default_ensemble(monkeypatch):
-    from rnnforecast import config, pipeline
-
-    monkeypatch.setattr(pipeline, "SMALL_ENSEMBLE", config.SMALL_ENSEMBLE)
+    monkeypatch.setattr(config, "SMALL_ENSEMBLE", SMALL_ENSEMBLE)
 
 
 def seasonal(n: int, period: int = 12, trend: float = 0.05, noise: float = 0.1, seed: int = 0):

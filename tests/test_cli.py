@@ -219,7 +219,8 @@ def test_calendar_inputs_train_and_forecast(tmp_path):
 def test_ensemble_forecasts_the_median_of_its_members(tmp_path, long_csv, default_ensemble):
     """Small data gets 3 members by default; the forecast is their median, in both engines."""
     from rnnforecast import artifact, engine_numpy, forecast
-    from rnnforecast.windows import Panel, apply_scaler, gather, last_starts
+    from rnnforecast.panel import Panel
+    from rnnforecast.windows import apply_scaler, gather, last_starts
 
     model = tmp_path / "m"
     result = invoke("train", long_csv, "--out", model, *FAST)

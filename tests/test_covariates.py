@@ -322,14 +322,19 @@ def test_backtest_with_future_covariates(tmp_path):
 
 def test_old_model_directory_predicts_byte_identically(tmp_path):
     """A model directory written before covariates existed (format 2) loads and forecasts the
-    very bytes it did then, with both engines."""
+    very bytes it did then with the numpy engine, and the same float32 numbers with torch's
+    (whose kernels round differently on other CPUs: AVX2 against AVX-512)."""
     model = tmp_path / "model"
     shutil.copytree(FIXTURES / "format2" / "model", model)
     assert json.loads((model / "manifest.json").read_text())["format_version"] == 2
-    for engine, expected in [("numpy", "tail_forecast.csv"), ("torch", "tail_forecast_torch.csv")]:
-        result = invoke("predict", "-m", model, "--engine", engine, "-q")
-        assert result.exit_code == 0, result.output
-        assert result.stdout == (FIXTURES / "format2" / expected).read_text()
+    result = invoke("predict", "-m", model, "--engine", "numpy", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (FIXTURES / "format2" / "tail_forecast.csv").read_text()
+    result = invoke("predict", "-m", model, "--engine", "torch", "-q")
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(io.StringIO(result.stdout))
+    want = pd.read_csv(FIXTURES / "format2" / "tail_forecast_torch.csv")
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-6)
     facts = json.loads(invoke("info", model, "--json").stdout)
     assert facts["past_covariates"] == [] and facts["future_covariates"] == []
 

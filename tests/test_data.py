@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from rnnforecast.config import DataConfig
-from rnnforecast.data import default_horizon, load, normalize_freq, season_length
+from rnnforecast.data import load, normalize_freq
+from rnnforecast.defaults import default_horizon, season_length
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.forecast import future_times
 

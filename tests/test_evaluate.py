@@ -11,11 +11,11 @@ from conftest import EXAMPLES, FAST, long_frame
 from reference.score import score_frames
 from typer.testing import CliRunner
 
-from rnnforecast import evaluate, metrics, pipeline
+from rnnforecast import defaults, evaluate, metrics, pipeline
 from rnnforecast.cli import app
 from rnnforecast.config import Config
 from rnnforecast.data import Loaded, Schema
-from rnnforecast.windows import Panel
+from rnnforecast.panel import Panel
 
 TINY = Config().with_overrides({"hidden_size": 8, "layers": 1, "epochs": 3, "horizon": 6})
 
@@ -51,7 +51,7 @@ def _loaded(frame: pd.DataFrame) -> Loaded:
 
 
 def _backtest(frame: pd.DataFrame, seen: list | None = None) -> evaluate.Backtest:
-    cfg = pipeline.resolve(
+    cfg = defaults.resolve(
         TINY, _loaded(frame).schema, Panel.from_frame(frame.groupby("unique_id").head(30))
     )
 
@@ -89,7 +89,7 @@ def test_folds_never_see_data_at_or_after_their_cutoff():
 def test_no_refit_trains_once():
     frame = long_frame(n_series=1, n=60)
     calls = []
-    cfg = pipeline.resolve(
+    cfg = defaults.resolve(
         TINY, _loaded(frame).schema, Panel.from_frame(frame.groupby("unique_id").head(30))
     )
 

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from conftest import long_frame
 
-from rnnforecast import data, forecast, pipeline
+from rnnforecast import data, defaults, forecast, pipeline
 from rnnforecast.config import Config
+from rnnforecast.panel import Panel
 
 
 def test_stored_tail_and_dates_skip_short_series(tmp_path):
@@ -57,7 +58,7 @@ def _resolved(n_series: int, n: int, **model) -> Config:
     frame = long_frame(n_series=n_series, n=n)
     schema = data.Schema(layout="long", time_col="ds", target=("y",), id_col="unique_id", freq="MS")
     cfg = Config.load(None, {"transform": "none", **model})
-    return pipeline.resolve(cfg, schema, data.Panel.from_frame(frame))
+    return defaults.resolve(cfg, schema, Panel.from_frame(frame))
 
 
 def test_small_data_gets_an_ensemble_by_default(default_ensemble):

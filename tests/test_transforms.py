@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from rnnforecast import pipeline, transforms
 from rnnforecast.cli import app
-from rnnforecast.windows import Panel
+from rnnforecast.panel import Panel
 
 runner = CliRunner()
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rnnforecast.panel import Panel
 from rnnforecast.windows import (
-    Panel,
     apply_covariate_scaler,
     apply_scaler,
     fit_covariate_scaler,
@@ -145,8 +145,8 @@ def test_scaler_matches_numpy_per_series_for_any_fit_length():
 
 def test_windows_and_scaling_need_few_copies_of_the_data():
     """Peak memory per value (numpy reports its allocations to tracemalloc): splitting,
-    fitting and applying the scaler make at most one [N] temporary (int32 window starts);
-    the scaler's float64 ones are taken a block of series at a time."""
+    fitting and applying the scaler make at most one [N] temporary (the float32 scaled
+    values); the scaler's float64 ones are taken a block of series at a time."""
     import tracemalloc
 
     n, size = 200, 5_000  # 1M values, 8 MB of float64
@@ -154,7 +154,7 @@ def test_windows_and_scaling_need_few_copies_of_the_data():
     tracemalloc.start()
     try:
         for step, most in [
-            (lambda: split_windows(panel, 48, 24, 24), 1.2),  # [W] int32 starts and a temp
+            (lambda: split_windows(panel, 48, 24, 24), 1.2),  # [S] runs of starts: next to none
             (lambda: fit_scaler(panel, panel.lengths - 24, "standard"), 0.8),  # was 5.1, 1.5
             (lambda: apply_scaler(panel, np.zeros(n), np.ones(n)), 1.5),  # [N] float32 + blocks
         ]:

@@ -38,6 +38,7 @@ SCHEDULE_CHOICES = ("none", "plateau", "cosine", "onecycle")
 ENGINE_CHOICES = ("auto", "numpy", "torch")
 SMALL_DATA = 200_000  # training windows x lookback: below it, an ensemble by default
 SMALL_ENSEMBLE = 3  # members then: the median of 3 halves nottem's seed spread, 5 adds little
+LOOKBACK_CAP = 336  # longest default input window (a week of half-hours is 336)
 SIZE_LIMIT = 100_000  # longest lookback or horizon: beyond it a window cannot fit in memory
 DECIMAL_CHOICES = (".", ",")
 THOUSANDS_CHOICES = (",", ".", " ", "'", "_")
@@ -136,7 +137,7 @@ class WindowConfig:
 
     lookback: int | None = _opt(
         None,
-        "input steps per window; unset: max(2 horizons, 3 seasons), at most 336",
+        f"input steps per window; unset: max(2 horizons, 3 seasons), at most {LOOKBACK_CAP}",
         minimum=1,
         maximum=SIZE_LIMIT,
     )

@@ -22,7 +22,7 @@ import pandas as pd
 
 from rnnforecast.config import DataConfig
 from rnnforecast.errors import RnnForecastError, listed, quoted
-from rnnforecast.windows import Panel
+from rnnforecast.panel import Panel, offsets_of, run_starts
 
 TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime")
 ID_NAME = "unique_id"
@@ -160,7 +160,7 @@ def _joined(parts: list[Compact]) -> Compact:
         end -= n
     panel = Panel(
         ids=ids,
-        offsets=(np.cumsum(lengths) - lengths).astype(np.int64),
+        offsets=offsets_of(lengths),
         lengths=lengths,
         values=columns["values"],
         times=columns.get("times"),
@@ -294,12 +294,6 @@ def _chunks(
         yield prepare(waiting, cfg, path, model, notes, heads=starts)
 
 
-def _run_starts(ids: np.ndarray) -> np.ndarray:
-    """Where each run of equal neighbouring ids begins (an empty id, NaN, equals nothing, so
-    it always begins one)."""
-    return np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
-
-
 def _pinned(cfg: DataConfig, schema: Schema) -> DataConfig:
     """`cfg` with the columns, date format and frequency a first chunk settled, for the
     chunks after it: a later chunk's dates are read as the first's, or named as not fitting."""
@@ -320,10 +314,10 @@ def _series_starts(
     again after its run ended (in these rows, or in a chunk already handed out) cannot be
     read by chunks. Numpy compares the ids: pandas' string comparison is ~8x slower."""
     values = ids.to_numpy(dtype=object)
-    starts = _run_starts(values)
+    starts = run_starts(values)
     if pd.isna(values[starts]).any():  # NaN != NaN: name them as str() does, equal, and again
         values = np.where(pd.isna(values), "nan", values)
-        starts = _run_starts(values)
+        starts = run_starts(values)
     heads = [str(v) for v in values[starts]]
     again = pd.Series(heads).duplicated().to_numpy() | [h in handed_out for h in heads]
     if again.any():
@@ -737,7 +731,7 @@ def _to_long(
     line = (raw.index + 2).to_numpy()  # the index counts data rows; the header is line 1
     if id_col:  # an empty id begins a run: the runs' first rows find it, 3x faster than
         ids = raw[id_col].to_numpy()  # isna over every id
-        heads = _run_starts(ids) if heads is None else heads
+        heads = run_starts(ids) if heads is None else heads
         missing = pd.isna(ids[heads])
         if missing.any():
             at = int(line[heads[missing.argmax()]])
@@ -1482,29 +1476,3 @@ def _fill_values(y: pd.Series, fill: str) -> pd.Series:
     if fill == "zero":
         return y.fillna(0.0)
     return y.interpolate(method="linear", limit_area="inside")
-
-
-def season_length(freq: str) -> int:
-    """Steps per natural cycle: a year for monthly/quarterly/weekly, a week for daily, a day
-    for hourly and finer (an hour for sub-5-minute data)."""
-    offset = pd.tseries.frequencies.to_offset(freq)
-    base = offset.rule_code.split("-")[0]
-    per_year = {"YS": 1, "YE": 1, "QS": 4, "QE": 4, "MS": 12, "ME": 12, "SMS": 24, "SME": 24,
-                "W": 52, "D": 7, "B": 5}  # fmt: skip
-    if base in per_year:
-        return max(1, per_year[base] // max(offset.n, 1))
-    try:
-        step = pd.Timedelta(offset)
-    except (ValueError, TypeError):  # business hours and other irregular steps
-        return 1
-    per_day = int(pd.Timedelta(days=1) / step)
-    if per_day > 288:
-        return max(1, int(pd.Timedelta(hours=1) / step))
-    return max(1, per_day)
-
-
-def default_horizon(freq: str, season: int) -> int:
-    """M4-style horizons: 6 years, 8 quarters, 12 months, 13 weeks, 14 days, one day sub-daily."""
-    base = pd.tseries.frequencies.to_offset(freq).rule_code.split("-")[0]
-    by_base = {"YS": 6, "YE": 6, "QS": 8, "QE": 8, "MS": 12, "ME": 12, "W": 13, "D": 14, "B": 10}
-    return by_base.get(base, season)

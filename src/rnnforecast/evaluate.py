@@ -17,7 +17,7 @@ import pandas as pd
 from rnnforecast import forecast, intervals, metrics
 from rnnforecast.artifact import Artifact
 from rnnforecast.errors import RnnForecastError
-from rnnforecast.windows import Panel
+from rnnforecast.panel import Panel
 
 BASELINE_COLUMNS = ("naive", "seasonal_naive", "drift", "window_mean")
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")

@@ -12,8 +12,8 @@ from rnnforecast.artifact import Artifact
 from rnnforecast.config import Config, ModelConfig
 from rnnforecast.errors import RnnForecastError, quoted
 from rnnforecast.features import model_inputs
+from rnnforecast.panel import Panel
 from rnnforecast.windows import (
-    Panel,
     apply_covariate_scaler,
     apply_scaler,
     fit_covariate_scaler,

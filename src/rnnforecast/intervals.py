@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from rnnforecast.errors import RnnForecastError
-from rnnforecast.windows import WINDOW_STD_FLOOR, Panel, gather, window_ends
+from rnnforecast.panel import Panel
+from rnnforecast.windows import WINDOW_STD_FLOOR, gather, window_ends
 
 GRID = tuple(range(1, 100))  # levels stored: any whole percentage works at predict time
 MAX_WINDOWS = 20_000  # in-sample windows forecast for calibration: enough, and bounded work

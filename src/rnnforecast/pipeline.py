@@ -26,6 +26,7 @@ from rnnforecast import (
     __version__,
     artifact,
     data,
+    defaults,
     evaluate,
     features,
     forecast,
@@ -35,10 +36,10 @@ from rnnforecast import (
     report,
     transforms,
 )
-from rnnforecast.config import SMALL_DATA, SMALL_ENSEMBLE, Config
+from rnnforecast.config import Config
 from rnnforecast.errors import RnnForecastError, quoted
+from rnnforecast.panel import Panel
 from rnnforecast.windows import (
-    Panel,
     apply_covariate_scaler,
     apply_scaler,
     fit_covariate_scaler,
@@ -46,11 +47,9 @@ from rnnforecast.windows import (
     gather,
     invert_scaler,
     split_windows,
-    train_counts,
 )
 
 Notify = Callable[[str], None]
-LOOKBACK_CAP = 336  # longest default input window (a week of half-hours is 336)
 # the first line of every forecast CSV predict writes: what it may replace without --force
 FORECAST_HEADER = re.compile(r"unique_id,ds,y_hat(,y_hat_(lo|hi)_\d+)*")
 SPOOL_BYTES = 16 << 20  # a forecast streamed in chunks is held back up to this, then on disk
@@ -95,58 +94,6 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def resolve(cfg: Config, schema: data.Schema, panel: Panel, reserve: int = 0) -> Config:
-    """Fill every unset setting from the data (`panel`, its series, read as `schema` says):
-    detected columns, frequency, season, transform, horizon, lookback and validation size, so
-    the saved config alone can rebuild the run. `reserve` points per series are kept back (a
-    backtest's folds) when fitting the default lookback."""
-    season = cfg.data.season or data.season_length(schema.freq)
-    longest = int(panel.lengths.max())
-    if cfg.data.season and cfg.data.season >= longest:
-        raise RnnForecastError(
-            f"--season {season}: no series holds more than one season of it (the longest has "
-            f"{longest} points); give the number of steps of one cycle, or leave it unset"
-        )
-    kind = cfg.data.transform
-    if kind == "auto":
-        kind = transforms.choose(panel, season)
-    horizon = cfg.window.horizon or data.default_horizon(schema.freq, season)
-    val_size = horizon if cfg.window.val_size is None else cfg.window.val_size
-    if val_size and val_size < horizon:
-        raise RnnForecastError(
-            f"--val-size {val_size} is shorter than the horizon {horizon}; use 0 (no validation) "
-            f"or at least {horizon}"
-        )
-    lost = transforms.LOST[kind]  # points a transform takes from the front of each series
-    lookback = cfg.window.lookback
-    if lookback is None:
-        lookback = min(max(2 * horizon, 3 * season), LOOKBACK_CAP)
-        room = longest - reserve - horizon - val_size - lost
-        lookback = max(1, min(lookback, room))
-    ensemble = cfg.model.ensemble
-    if ensemble is None:
-        usable = panel.lengths - reserve - lost
-        windows = int(train_counts(usable, lookback, horizon, val_size).sum())
-        ensemble = SMALL_ENSEMBLE if windows * lookback < SMALL_DATA else 1
-    return dataclasses.replace(
-        cfg,
-        data=dataclasses.replace(
-            cfg.data,
-            time_col=schema.time_col,
-            target=schema.target,
-            id_col=schema.id_col,
-            freq=schema.freq,
-            dayfirst=schema.dayfirst if cfg.data.dayfirst is None else cfg.data.dayfirst,
-            season=season,
-            transform=kind,
-        ),
-        window=dataclasses.replace(
-            cfg.window, lookback=lookback, horizon=horizon, val_size=val_size
-        ),
-        model=dataclasses.replace(cfg.model, ensemble=ensemble),
-    ).validated()
 
 
 def load_config(
@@ -263,7 +210,7 @@ def fit(
         loaded = data.compact(loaded, cfg.data.covariates, times=cfg.model.calendar)
     panel = loaded.panel
     asked = cfg.data.transform
-    cfg = resolve(cfg, loaded.schema, panel)
+    cfg = defaults.resolve(cfg, loaded.schema, panel)
     w = cfg.window
     kind = cfg.data.transform
     note(
@@ -835,9 +782,9 @@ def backtest(
     folds, step, refit = cfg.evaluate.folds, cfg.evaluate.step, cfg.evaluate.refit
     loaded = data.load(data_path, cfg.data)
     panel = Panel.from_frame(loaded.frame)
-    horizon = resolve(cfg, loaded.schema, panel).window.horizon
+    horizon = defaults.resolve(cfg, loaded.schema, panel).window.horizon
     step = step or horizon
-    cfg = resolve(cfg, loaded.schema, panel, reserve=horizon + step * (folds - 1))
+    cfg = defaults.resolve(cfg, loaded.schema, panel, reserve=horizon + step * (folds - 1))
     fold = iter(range(1, folds + 1))
 
     def fit_fold(history: pd.DataFrame) -> artifact.Artifact:

@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from rnnforecast.windows import Panel
+from rnnforecast.panel import Panel, offsets_of
 
 LOST = {"none": 0, "log1p": 0, "difference": 1}  # points at the head of each series it costs
 TREND = 1.0  # |mean| / std of the seasonal changes above which `auto` differences
@@ -63,7 +63,7 @@ def forward(panel: Panel, kind: str) -> Panel:
     return Panel(
         ids=panel.ids,
         values=change[keep],
-        offsets=(np.cumsum(lengths) - lengths).astype(np.int64),
+        offsets=offsets_of(lengths),
         lengths=lengths,
         times=None if panel.times is None else panel.times[keep],
         covariates=None if panel.covariates is None else panel.covariates[keep],

@@ -11,90 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
+
+from rnnforecast.panel import Panel, offsets_of, ranges
 
 WINDOW_STD_FLOOR = 1e-5  # model input windows flatter than this are only centred, never divided
-
-
-@dataclass(frozen=True)
-class Panel:
-    """All series end to end: series i is values[offsets[i] : offsets[i] + lengths[i]]."""
-
-    ids: np.ndarray  # [S] str
-    values: np.ndarray  # [N] float64, original units
-    offsets: np.ndarray  # [S] int64
-    lengths: np.ndarray  # [S] int64
-    times: np.ndarray | None  # [N] datetime64 of every value; None once nothing reads them
-    covariates: np.ndarray | None = None  # [N, C] float64, original units; None: no covariates
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame, covariates: tuple[str, ...] = ()) -> Panel:
-        """From a long frame sorted by unique_id then ds (as `data.load` returns it), with the
-        named covariate columns."""
-        ids, lengths = _runs(frame["unique_id"].to_numpy())
-        values = frame["y"].to_numpy(np.float64)
-        times = frame["ds"].to_numpy()
-        extra = frame[list(covariates)].to_numpy(np.float64) if covariates else None
-        return cls(
-            ids=ids,
-            values=values,
-            offsets=_offsets(lengths),
-            lengths=lengths,
-            times=times,
-            covariates=extra,
-        )
-
-    def select(self, keep: np.ndarray) -> Panel:
-        """Only the series where `keep` is true, still contiguous."""
-        return self._rows(keep[self.series_of_rows()], self.ids[keep], self.lengths[keep])
-
-    def tail(self, n: int) -> Panel:
-        """Each series' last `n` points (all of a shorter one)."""
-        lengths = np.minimum(self.lengths, n)
-        ends = self.offsets + self.lengths
-        _, rows = window_ends(ends - lengths, ends - 1)  # the rows, in order
-        return self._rows(rows, self.ids, lengths)
-
-    def _rows(self, rows: np.ndarray, ids: np.ndarray, lengths: np.ndarray) -> Panel:
-        """These rows (an index or a mask, in order) of every per-row array, as the series
-        `ids` of `lengths`."""
-        return Panel(
-            ids=ids,
-            values=self.values[rows],
-            offsets=_offsets(lengths),
-            lengths=lengths,
-            times=None if self.times is None else self.times[rows],
-            covariates=None if self.covariates is None else self.covariates[rows],
-        )
-
-    def layout(self) -> Panel:
-        """The series and where they lie, without their values: what window indexing reads,
-        so the values can be freed once copied into the network's inputs."""
-        return Panel(
-            ids=self.ids,
-            values=np.empty(0),
-            offsets=self.offsets,
-            lengths=self.lengths,
-            times=None,
-        )
-
-    def series_of_rows(self) -> np.ndarray:
-        """[N] the series index of every value."""
-        return np.repeat(np.arange(len(self.ids)), self.lengths)
-
-
-def _offsets(lengths: np.ndarray) -> np.ndarray:
-    return (np.cumsum(lengths) - lengths).astype(np.int64)
-
-
-def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct consecutive keys and how many rows each run has."""
-    if len(keys) == 0:
-        return np.array([], dtype=object), np.array([], dtype=np.int64)
-    change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    lengths = np.diff(np.concatenate([starts, [len(keys)]])).astype(np.int64)
-    return keys[starts], lengths
 
 
 # --- scaling: fit / apply / invert ---------------------------------------------------------
@@ -194,16 +114,9 @@ def invert_scaler(y: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarr
 # --- windows ---------------------------------------------------------------------------------
 
 
-def window_ends(
-    lo: np.ndarray, hi: np.ndarray, dtype: type = np.int64
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every (series, end) with lo[s] <= end <= hi[s]; `end` is exclusive and series-relative.
-    `dtype` int32 halves the two [W] arrays where every index fits."""
-    counts = np.maximum(hi - lo + 1, 0)
-    series = np.repeat(np.arange(len(lo), dtype=dtype), counts)
-    ends = np.arange(counts.sum(), dtype=dtype)  # then shifted in place: few [W] arrays
-    ends += np.repeat(lo - (np.cumsum(counts) - counts), counts)
-    return series, ends
+def window_ends(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (series, end) with lo[s] <= end <= hi[s]; `end` is exclusive and series-relative."""
+    return ranges(lo, hi - lo + 1)
 
 
 @dataclass(frozen=True)
@@ -219,8 +132,8 @@ class Starts:
     @classmethod
     def runs(cls, first: np.ndarray, counts: np.ndarray) -> Starts:
         """Series i's windows start at first[i], first[i] + 1, ... (counts[i] of them)."""
-        ends = np.cumsum(counts).astype(np.int64)
-        return cls(shift=(first - (ends - counts)).astype(np.int64), ends=ends)
+        counts = counts.astype(np.int64)
+        return cls(shift=(first - offsets_of(counts)).astype(np.int64), ends=np.cumsum(counts))
 
     def __len__(self) -> int:
         return int(self.ends[-1]) if len(self.ends) else 0

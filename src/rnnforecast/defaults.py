@@ -1,0 +1,95 @@
+"""Every setting a user leaves unset, derived from the data: season, horizon, transform,
+lookback, validation size and ensemble size. The constants behind the rules live in config;
+the rules live here, so the saved config of a model names every value it was trained with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from rnnforecast import config, transforms
+from rnnforecast.config import Config
+from rnnforecast.data import Schema
+from rnnforecast.errors import RnnForecastError
+from rnnforecast.panel import Panel
+from rnnforecast.windows import train_counts
+
+
+def season_length(freq: str) -> int:
+    """Steps per natural cycle: a year for monthly/quarterly/weekly, a week for daily, a day
+    for hourly and finer (an hour for sub-5-minute data)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    base = offset.rule_code.split("-")[0]
+    per_year = {"YS": 1, "YE": 1, "QS": 4, "QE": 4, "MS": 12, "ME": 12, "SMS": 24, "SME": 24,
+                "W": 52, "D": 7, "B": 5}  # fmt: skip
+    if base in per_year:
+        return max(1, per_year[base] // max(offset.n, 1))
+    try:
+        step = pd.Timedelta(offset)
+    except (ValueError, TypeError):  # business hours and other irregular steps
+        return 1
+    per_day = int(pd.Timedelta(days=1) / step)
+    if per_day > 288:
+        return max(1, int(pd.Timedelta(hours=1) / step))
+    return max(1, per_day)
+
+
+def default_horizon(freq: str, season: int) -> int:
+    """M4-style horizons: 6 years, 8 quarters, 12 months, 13 weeks, 14 days, one day sub-daily."""
+    base = pd.tseries.frequencies.to_offset(freq).rule_code.split("-")[0]
+    by_base = {"YS": 6, "YE": 6, "QS": 8, "QE": 8, "MS": 12, "ME": 12, "W": 13, "D": 14, "B": 10}
+    return by_base.get(base, season)
+
+
+def resolve(cfg: Config, schema: Schema, panel: Panel, reserve: int = 0) -> Config:
+    """Fill every unset setting from the data (`panel`, its series, read as `schema` says):
+    detected columns, frequency, season, transform, horizon, lookback and validation size, so
+    the saved config alone can rebuild the run. `reserve` points per series are kept back (a
+    backtest's folds) when fitting the default lookback."""
+    season = cfg.data.season or season_length(schema.freq)
+    longest = int(panel.lengths.max())
+    if cfg.data.season and cfg.data.season >= longest:
+        raise RnnForecastError(
+            f"--season {season}: no series holds more than one season of it (the longest has "
+            f"{longest} points); give the number of steps of one cycle, or leave it unset"
+        )
+    kind = cfg.data.transform
+    if kind == "auto":
+        kind = transforms.choose(panel, season)
+    horizon = cfg.window.horizon or default_horizon(schema.freq, season)
+    val_size = horizon if cfg.window.val_size is None else cfg.window.val_size
+    if val_size and val_size < horizon:
+        raise RnnForecastError(
+            f"--val-size {val_size} is shorter than the horizon {horizon}; use 0 (no validation) "
+            f"or at least {horizon}"
+        )
+    lost = transforms.LOST[kind]  # points a transform takes from the front of each series
+    lookback = cfg.window.lookback
+    if lookback is None:
+        lookback = min(max(2 * horizon, 3 * season), config.LOOKBACK_CAP)
+        room = longest - reserve - horizon - val_size - lost
+        lookback = max(1, min(lookback, room))
+    ensemble = cfg.model.ensemble
+    if ensemble is None:
+        usable = panel.lengths - reserve - lost
+        windows = int(train_counts(usable, lookback, horizon, val_size).sum())
+        ensemble = config.SMALL_ENSEMBLE if windows * lookback < config.SMALL_DATA else 1
+    return dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(
+            cfg.data,
+            time_col=schema.time_col,
+            target=schema.target,
+            id_col=schema.id_col,
+            freq=schema.freq,
+            dayfirst=schema.dayfirst if cfg.data.dayfirst is None else cfg.data.dayfirst,
+            season=season,
+            transform=kind,
+        ),
+        window=dataclasses.replace(
+            cfg.window, lookback=lookback, horizon=horizon, val_size=val_size
+        ),
+        model=dataclasses.replace(cfg.model, ensemble=ensemble),
+    ).validated()
