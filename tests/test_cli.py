@@ -218,7 +218,7 @@ def test_calendar_inputs_train_and_forecast(tmp_path):
 
 def test_ensemble_forecasts_the_median_of_its_members(tmp_path, long_csv, default_ensemble):
     """Small data gets 3 members by default; the forecast is their median, in both engines."""
-    from rnnforecast import artifact, engine_numpy, forecast
+    from rnnforecast import artifact, engine_numpy
     from rnnforecast.panel import Panel
     from rnnforecast.windows import apply_scaler, gather, last_starts
 
@@ -227,7 +227,7 @@ def test_ensemble_forecasts_the_median_of_its_members(tmp_path, long_csv, defaul
     assert result.exit_code == 0, result.output
     art = artifact.load(model)
     assert art.config.model.ensemble == 3  # written as the effective setting
-    parts = forecast.members(art.weights)
+    parts = artifact.members(art.weights)
     assert len(parts) == 3 and set(parts[0]) == set(parts[1]) == set(parts[2])
     assert not np.allclose(parts[0]["head.weight"], parts[1]["head.weight"])  # other seeds
 
@@ -249,7 +249,7 @@ def test_ensemble_forecasts_the_median_of_its_members(tmp_path, long_csv, defaul
 
 
 def test_ensemble_of_different_cells_reports_each_member(tmp_path, long_csv):
-    from rnnforecast import artifact, forecast
+    from rnnforecast import artifact
 
     model = tmp_path / "m"
     result = invoke("train", long_csv, "--out", model, "--ensemble", "3",
@@ -258,7 +258,7 @@ def test_ensemble_of_different_cells_reports_each_member(tmp_path, long_csv):
     assert "ensemble member 2/3: gru, seed 1" in result.stderr
     assert "validation MASE of each member alone" in result.stderr
     art = artifact.load(model)
-    gates = [p["rnns.0.weight_ih_l0"].shape[0] // 8 for p in forecast.members(art.weights)]
+    gates = [p["rnns.0.weight_ih_l0"].shape[0] // 8 for p in artifact.members(art.weights)]
     assert gates == [4, 3, 4]  # lstm, gru, lstm: the cells cycle
     members = art.metrics["members"]
     assert [m["cell"] for m in members] == ["lstm", "gru", "lstm"]

@@ -50,38 +50,6 @@ def test_mase_scale_seasonal_and_short():
     assert metrics.mase_scale(x, 12) == pytest.approx((1 + 1 + 2 + 1) / 4)  # falls back to lag 1
 
 
-def test_baselines_by_hand():
-    x = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
-    assert metrics.naive(x, 3).tolist() == [[6, 6, 6]]
-    assert metrics.seasonal_naive(x, 5, 2).tolist() == [[5, 6, 5, 6, 5]]
-    assert metrics.seasonal_naive(x, 2, 10).tolist() == [[6, 6]]  # window shorter than m
-    assert metrics.drift(x, 2).tolist() == [[7, 8]]
-    assert metrics.window_mean(x, 2).tolist() == [[3.5, 3.5]]
-
-
-def test_profile_map_by_hand():
-    """Seasons [1, 2] and [5, 6] average to the profile [3, 4] (mean 3.5), moved to the last
-    season's mean 5.5: the level jump is followed. Two opposed noisy seasons average out, where
-    seasonal naive would repeat the last one ([3, 1])."""
-    x = np.array([[0.0, 0.0, 1.0, 2.0, 5.0, 6.0]])
-    two = x @ metrics.profile_map(6, 3, 2, 2).T
-    np.testing.assert_allclose(two, [[5.0, 6.0, 5.0]])
-    noisy = np.array([[0.0, 0.0, 1.0, 3.0, 3.0, 1.0]])  # season means 2 and 2, profiles opposed
-    np.testing.assert_allclose(noisy @ metrics.profile_map(6, 2, 2, 2).T, [[2.0, 2.0]])
-
-
-@pytest.mark.parametrize("lookback,horizon,m", [(6, 3, 2), (36, 18, 12), (10, 4, 12), (8, 5, 1)])
-def test_profile_map_special_cases(lookback, horizon, m):
-    """One season is seasonal naive (naive when m = 1 or m > L), m = 0 a zero map; every map
-    sums to 1 per step, so it commutes with scaling and shifting the window."""
-    x = np.random.default_rng(0).normal(size=(4, lookback))
-    one = x @ metrics.profile_map(lookback, horizon, m, 1).T
-    np.testing.assert_allclose(one, metrics.seasonal_naive(x, horizon, m))
-    assert not metrics.profile_map(lookback, horizon, 0).any()
-    for k in range(1, lookback // max(m, 1) + 2):
-        np.testing.assert_allclose(metrics.profile_map(lookback, horizon, m, k).sum(1), 1.0)
-
-
 def test_summarize_is_mean_over_series_of_mean_over_windows():
     y = np.array([[1.0], [3.0], [10.0]])
     f = np.array([[2.0], [3.0], [14.0]])  # abs errors 1, 0 (series 0), 4 (series 1)

@@ -471,7 +471,7 @@ def test_weight_shapes_are_those_the_network_has(options):
     model's state_dict (the shape contract both engines rely on)."""
     import dataclasses
 
-    from rnnforecast import forecast
+    from rnnforecast import artifact
     from rnnforecast.artifact import weight_shapes
     from rnnforecast.config import Config
     from rnnforecast.features import calendar_names
@@ -495,7 +495,7 @@ def test_weight_shapes_are_those_the_network_has(options):
         }
         for k in range(cfg.model.ensemble)
     ]
-    assert weight_shapes(cfg) == forecast.join_members(parts)
+    assert weight_shapes(cfg) == artifact.join_members(parts)
 
 
 # --- numbers at the edges ----------------------------------------------------------------------

@@ -525,8 +525,9 @@ def test_ids_and_model_text_are_never_markup(tmp_path, trained, capsys):
     # what `info` shows of a model directory's text
     facts = pipeline.info(trained[1])
     facts["created"] = "[bold red]2026[/] :thumbs_up:"
-    report_module = pipeline.report
-    report_module.Reporter().info_table(facts)
+    from rnnforecast.report import Reporter
+
+    Reporter().info_table(facts)
     assert "[bold red]2026[/] :thumbs_up:" in capsys.readouterr().out
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import long_frame
 
-from rnnforecast import data, defaults, forecast, pipeline
+from rnnforecast import artifact, data, defaults, pipeline
 from rnnforecast.config import Config
 from rnnforecast.panel import Panel
 
@@ -31,8 +31,8 @@ def test_stored_tail_and_dates_skip_short_series(tmp_path):
     pd.testing.assert_frame_equal(result.model.tail, expected)
     series = result.model.series
     assert series["unique_id"] == ["s0", "s2", "s3"]
-    assert series["first_ds"] == [forecast.format_time(t) for t in by_id["ds"].first()]
-    assert series["last_ds"] == [forecast.format_time(t) for t in by_id["ds"].last()]
+    assert series["first_ds"] == [artifact.format_time(t) for t in by_id["ds"].first()]
+    assert series["last_ds"] == [artifact.format_time(t) for t in by_id["ds"].last()]
     assert series["length"] == by_id.size().tolist()
 
 
@@ -49,7 +49,7 @@ def test_tail_rebuilt_from_arrays_is_the_frame_tail(freq, tz):
     schema = data.Schema("long", "ds", ("y",), "unique_id", freq)
     loaded = data.Loaded(frame=frame.reset_index(drop=True), schema=schema, notes=(), source="t")
     packed = data.compact(loaded, ("temp",))
-    tail = pipeline._tail(packed.panel.tail(12), packed.last, freq, ("temp",))
+    tail = artifact.tail_frame(packed.panel.tail(12), packed.last, freq, ("temp",))
     expected = loaded.frame.groupby("unique_id", sort=False).tail(12).reset_index(drop=True)
     pd.testing.assert_frame_equal(tail, expected)
 

@@ -119,23 +119,6 @@ def test_weight_average_changes_what_is_kept_not_how_it_trains():
     )
 
 
-def test_skip_starts_from_the_best_simple_forecast():
-    """A noisy stable season starts from the profile of all three seasons in the window, a
-    season whose shape drifts from seasonal naive (one season), a random walk from naive."""
-    rng = np.random.default_rng(0)
-    t = np.arange(400)
-    stable = (np.sin(2 * np.pi * t / 12) + 0.3 * rng.standard_normal(400)).astype(np.float32)
-    drifting = (np.sin(2 * np.pi * t / 12 + t / 10) + 0.01 * rng.standard_normal(400)).astype(
-        np.float32
-    )  # the peak moves a month every 1.6 seasons
-    walk = np.cumsum(rng.standard_normal(400)).astype(np.float32)
-    starts = np.arange(0, 400 - 36 - 12)
-    assert pipeline._skip_start(stable, starts, 36, 12, 12) == (12, 3)
-    assert pipeline._skip_start(drifting, starts, 36, 12, 12) == (12, 1)
-    assert pipeline._skip_start(walk, starts, 36, 12, 12) == (1, 1)
-    assert pipeline._skip_start(walk, starts, 36, 12, 1) == (1, 1)
-
-
 def test_a_checkpoint_of_an_older_loop_is_refused_in_words():
     """A checkpoint whose epoch sums predate the per-step rows cannot continue this loop:
     a clear error (exit 2), not a TypeError."""

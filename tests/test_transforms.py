@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from rnnforecast import pipeline, transforms
+from rnnforecast import transforms
 from rnnforecast.cli import app
 from rnnforecast.panel import Panel
 
@@ -209,20 +209,6 @@ def test_log1p_forecasts_in_original_units(tmp_path):
     )
     ratio = out["y_hat"].to_numpy() / truth
     assert 0.6 < ratio.min() and ratio.max() < 1.4  # levels (~850), not logs (~6.7)
-
-
-def test_skip_start_on_differences():
-    """On differences the skip starts from the season or from the zero map (drift), never
-    from repeating the last change, whichever gives better levels on the training windows."""
-    t = np.arange(400)
-    seasonal = np.diff(10 * np.sin(2 * np.pi * t / 12) + 0.1 * t)  # the season dominates
-    starts = np.arange(0, 400 - 1 - 30)
-    start = pipeline._skip_start(seasonal, starts, 24, 6, 12, "difference", "window")
-    assert start == (12, 1)
-    noise = np.random.default_rng(0).normal(0, 1, 399)  # a random walk's steps: no season
-    assert pipeline._skip_start(noise, starts, 24, 6, 12, "difference", "window") == (0, 1)
-    assert pipeline._skip_start(noise, starts, 24, 6, 1, "difference", "window") == (0, 1)
-    assert pipeline._skip_start(noise, starts, 24, 6, 1, "none", "window") == (1, 1)
 
 
 def test_warm_start_keeps_the_transform(tmp_path, long_csv):

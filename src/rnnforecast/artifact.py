@@ -38,8 +38,9 @@ import pandas as pd
 from rnnforecast import __version__
 from rnnforecast.config import GATES, Config, parse_yaml
 from rnnforecast.errors import RnnForecastError, listed, quoted
-from rnnforecast.features import calendar_names
+from rnnforecast.features import Scaling, calendar_names
 from rnnforecast.fsutil import MODEL_DIR, READ_FLAGS, staged_dir, write_new
+from rnnforecast.panel import Panel
 from rnnforecast.transforms import LOST
 
 # 2: model.skip and model.calendar (format 1 models had neither); 3: data.past_covariates and
@@ -520,6 +521,124 @@ def _weights(blob: bytes, where: Path) -> dict[str, np.ndarray]:
 
 
 # --- consistency: what the files say of each other --------------------------------------------
+
+
+def members(weights: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """An ensemble's weights, one dict per member (stored as `members.K.<name>`); a single
+    model is one member."""
+    if not any(name.startswith("members.") for name in weights):
+        return [weights]
+    split: dict[int, dict[str, np.ndarray]] = {}
+    for name, value in weights.items():
+        _, k, rest = name.split(".", 2)
+        split.setdefault(int(k), {})[rest] = value
+    return [split[k] for k in sorted(split)]
+
+
+def join_members(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The inverse of `members`: one model keeps its names, an ensemble gets prefixes."""
+    if len(parts) == 1:
+        return parts[0]
+    return {f"members.{k}.{name}": v for k, part in enumerate(parts) for name, v in part.items()}
+
+
+def tail_frame(
+    ends: Panel, last: pd.DatetimeIndex, freq: str, covariates: tuple[str, ...]
+) -> pd.DataFrame:
+    """Each series' last points (`ends`, from `Panel.tail`) as rows (unique_id, ds, y,
+    covariates), for predict without data; their times step back from each series' last one
+    by `freq` (a loaded series lies on its frequency's grid)."""
+    series = ends.series_of_rows()  # [R]
+    back = (ends.offsets + ends.lengths - 1)[series] - np.arange(len(series))  # steps before
+    offset = pd.tseries.frequencies.to_offset(freq)  # the series' last
+    where, times = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-vectorised offsets (months...) warn of speed
+        for k in np.unique(back):  # one vector shift per step back: lookback of them
+            at = np.flatnonzero(back == k)
+            where.append(at)
+            times.append(last[series[at]] - k * offset)
+    ds = times[0].append(times[1:])[np.argsort(np.concatenate(where), kind="stable")]
+    return pd.DataFrame(
+        {
+            "unique_id": ends.ids[series],
+            "ds": ds,
+            "y": ends.values,
+            **{name: ends.covariates[:, c] for c, name in enumerate(covariates)},
+        }
+    )
+
+
+def series_facts(
+    panel: Panel,
+    scaling: Scaling,
+    first: pd.DatetimeIndex,
+    last: pd.DatetimeIndex,
+    covariates: tuple[str, ...],
+) -> dict[str, list]:
+    """series.json: each trained series' id, scaling (its covariates' too), first and last
+    timestamp and length."""
+    series = {
+        "unique_id": panel.ids.tolist(),
+        "loc": scaling.loc.tolist(),
+        "scale": scaling.scale.tolist(),
+        "first_ds": [format_time(t) for t in first],
+        "last_ds": [format_time(t) for t in last],
+        "length": panel.lengths.tolist(),
+    }
+    if covariates:
+        series["covariates"] = {
+            name: {"loc": scaling.c_loc[:, c].tolist(), "scale": scaling.c_scale[:, c].tolist()}
+            for c, name in enumerate(covariates)
+        }
+    return series
+
+
+def format_time(ts: pd.Timestamp) -> str:
+    """One timestamp as ISO text, the date alone when it is midnight."""
+    ts = pd.Timestamp(ts)
+    return ts.strftime("%Y-%m-%d") if ts.tz is None and ts == ts.normalize() else str(ts)
+
+
+def describe(art: Artifact) -> dict[str, Any]:
+    """What a model is, from its directory alone (what `info` shows)."""
+    cfg, series, scores = art.config, art.series, art.metrics
+    return {
+        "created": art.manifest["created"],
+        "rnnforecast_version": art.manifest["rnnforecast_version"],
+        "format_version": art.manifest["format_version"],
+        "cell": cfg.model.cell,
+        "layers": cfg.model.layers,
+        "hidden_size": cfg.model.hidden_size,
+        "ensemble": cfg.model.ensemble,
+        "member_cells": [cfg.model.member(k).cell for k in range(cfg.model.ensemble)],
+        "layer_norm": cfg.model.layer_norm,
+        "transform": cfg.data.transform,
+        "parameters": int(sum(v.size for v in art.weights.values())),
+        "frequency": cfg.data.freq,
+        "season": cfg.data.season,
+        "lookback": cfg.window.lookback,
+        "horizon": cfg.window.horizon,
+        "past_covariates": list(cfg.data.past_covariates or ()),
+        "future_covariates": list(cfg.data.future_covariates or ()),
+        "series": len(series["unique_id"]),
+        "observations": int(sum(series["length"])),
+        "data_from": min(series["first_ds"]),
+        "data_to": max(series["last_ds"]),
+        "best_epoch": scores.get("best_epoch"),
+        "epochs_run": len(art.history),
+        "validation": {k: scores[k] for k in ("model", "naive", "seasonal_naive") if k in scores},
+        "intervals": _interval_facts(art.intervals),
+        "config": cfg.to_dict(),
+    }
+
+
+def _interval_facts(calibration: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `info` says about a model's prediction intervals (None: it has none)."""
+    if not calibration:
+        return None
+    keys = ("method", "in_sample_errors", "out_of_sample_errors", "inflation")
+    return {k: calibration[k] for k in keys}
 
 
 def weight_shapes(cfg: Config) -> dict[str, tuple[int, ...]]:

@@ -484,10 +484,10 @@ def evaluate(
 
         run = Config.load(config, overrides)
         result = pipeline.evaluate_model(
-            data, model, out, run.data.season, run.predict.engine, run.evaluate.max_plots,
-            run.predict.intervals or (), force, fill=run.data.fill,
+            data, model, out, run.data.season, run.predict.engine, run.predict.intervals or (),
+            force, fill=run.data.fill,
         )  # fmt: skip
-        _report_evaluation(reporter, result, json_out)
+        _report_evaluation(reporter, result, json_out, run.evaluate.max_plots, force)
 
     _run(job, quiet or json_out, verbose, debug)
 
@@ -514,7 +514,7 @@ def backtest(
         cfg = Config.load(config, overrides)
         with reporter.epochs(cfg.train.epochs) as on_epoch:
             result = pipeline.backtest(data, cfg, out, reporter.note, on_epoch, force)
-        _report_evaluation(reporter, result, json_out)
+        _report_evaluation(reporter, result, json_out, cfg.evaluate.max_plots, force)
 
     _run(job, quiet or json_out, verbose, debug)
 
@@ -577,7 +577,13 @@ def config_show(
     _run(job, False, False, debug)
 
 
-def _report_evaluation(reporter, result, json_out: bool) -> None:
+def _report_evaluation(reporter, result, json_out: bool, max_plots: int, force: bool) -> None:
+    """Write the report directory (its plots' notes join the run's), then say what it holds."""
+    from rnnforecast.report import write_report
+
+    result.notes.extend(
+        write_report(result.out, result.document, result.backtest, result.frame, max_plots, force)
+    )
     for message in result.notes:
         reporter.note(message)
     if json_out:

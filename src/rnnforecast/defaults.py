@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 
 from rnnforecast import config, transforms
@@ -93,3 +94,40 @@ def resolve(cfg: Config, schema: Schema, panel: Panel, reserve: int = 0) -> Conf
         ),
         model=dataclasses.replace(cfg.model, ensemble=ensemble),
     ).validated()
+
+
+def described(cfg: Config, n_series: int, asked: str) -> list[str]:
+    """What `resolve` settled, in words for the training summary (`asked`: the transform the
+    user gave, so an automatic choice is explained)."""
+    w, kind = cfg.window, cfg.data.transform
+    said = [
+        f"{n_series} series, frequency {cfg.data.freq}, season {cfg.data.season}: "
+        f"lookback {w.lookback}, horizon {w.horizon}, validation {w.val_size}"
+    ]
+    if asked == "auto" and kind != "none":
+        said.append(
+            f"transform {kind}: the series trend from season to season, so the network learns "
+            "their changes (--transform none to model the levels)"
+        )
+    return said
+
+
+def long_enough(panel: Panel, cfg: Config, source: str) -> tuple[np.ndarray, str | None]:
+    """[S] which series hold a whole training window plus validation, and the note naming
+    those that do not (None when all do); none at all is an error saying what to lower."""
+    w, kind = cfg.window, cfg.data.transform
+    lost = transforms.LOST[kind]
+    need = w.lookback + w.horizon + w.val_size + lost
+    plus = f" + {lost} (the first point, lost to --transform {kind})" if lost else ""
+    enough = panel.lengths >= need
+    if not enough.any():
+        raise RnnForecastError(
+            f"{source}: every series is shorter than lookback + horizon + validation"
+            f"{plus} = {need} points (longest: {int(panel.lengths.max())}); lower --lookback or "
+            "--horizon, or use --val-size 0"
+        )
+    if enough.all():
+        return enough, None
+    names = ", ".join(map(str, panel.ids[~enough][:5]))
+    skipped = int((~enough).sum())
+    return enough, f"skipped {skipped} series shorter than {need} points{plus}: {names}"

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from rnnforecast.config import ModelConfig
+from rnnforecast.device import resolve_device
 from rnnforecast.model import Forecaster
-from rnnforecast.train import resolve_device
 
 BATCH = 256  # windows per forward pass: bounds the [L, B, gates] activations of many series
 

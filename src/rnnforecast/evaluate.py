@@ -1,4 +1,5 @@
-"""Holdout and rolling-origin backtests: the model and the baselines on the same cut-offs.
+"""Holdout and rolling-origin backtests, and the scores of training's validation windows: the
+model and the baselines on the same cut-offs.
 
 A cut-off splits each series into the history a forecaster may see and the next H actuals.
 Folds are placed from the end of each series: fold k of K has its cut-off
@@ -10,14 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rnnforecast import forecast, intervals, metrics
+from rnnforecast import __version__, artifact, baselines, forecast, intervals, metrics, transforms
 from rnnforecast.artifact import Artifact
+from rnnforecast.config import Config
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.panel import Panel
+from rnnforecast.windows import gather, invert_scaler
 
 BASELINE_COLUMNS = ("naive", "seasonal_naive", "drift", "window_mean")
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")
@@ -215,10 +219,10 @@ def _baselines(
                 {
                     "unique_id": uid,
                     "step": np.arange(1, horizon + 1),
-                    "naive": metrics.naive(hist, horizon)[0],
-                    "seasonal_naive": metrics.seasonal_naive(hist, horizon, season)[0],
-                    "drift": metrics.drift(hist, horizon)[0],
-                    "window_mean": metrics.window_mean(hist[:, -lookback:], horizon)[0],
+                    "naive": baselines.naive(hist, horizon)[0],
+                    "seasonal_naive": baselines.seasonal_naive(hist, horizon, season)[0],
+                    "drift": baselines.drift(hist, horizon)[0],
+                    "window_mean": baselines.window_mean(hist[:, -lookback:], horizon)[0],
                 }
             )
         )
@@ -231,6 +235,128 @@ def _scales(panel: Panel, cuts: np.ndarray, season: int) -> pd.DataFrame:
         for o, c in zip(panel.offsets, cuts, strict=True)
     ]
     return pd.DataFrame({"unique_id": panel.ids, "scale": scale})
+
+
+# --- validation: the windows training held out ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What validation scores read in original units, taken before training so the original
+    values can be freed while the network trains: the last season of the validation windows'
+    inputs (what naive, seasonal naive and an inverse difference read) [W, min(m, L)], their
+    targets [W, H], and each series' MASE scale [S]."""
+
+    x: np.ndarray
+    y: np.ndarray
+    mase_scales: np.ndarray
+
+
+def validation_truth(panel: Panel, seen: Panel, split: Any, cfg: Config) -> Truth:
+    """The validation windows in original units (`seen` is the transformed panel their starts
+    index, `panel` the original one), and the MASE scales of the series' training parts."""
+    w = cfg.window
+    kind = cfg.data.transform
+    starts = transforms.original_starts(split.val_starts, split.val_series, seen, panel, kind)
+    keep = min(max(cfg.data.season, 1), w.lookback)  # of the inputs, what the baselines read
+    raw = gather(panel.values, starts + w.lookback - keep, keep + w.horizon)  # the same times
+    lost = transforms.LOST[kind]
+    mase_scales = np.array(
+        [
+            metrics.mase_scale(panel.values[o : o + n + lost], cfg.data.season)
+            for o, n in zip(panel.offsets, split.n_fit, strict=True)
+        ]
+    )
+    return Truth(x=raw[:, :keep], y=raw[:, keep:], mase_scales=mase_scales)
+
+
+def validation_scores(
+    truth: Truth,
+    split: Any,
+    values: np.ndarray,
+    loc: np.ndarray,
+    scale: np.ndarray,
+    predict_fn: forecast.Engine,
+    cfg: Config,
+    members: list[dict[str, np.ndarray]],
+    histories: list[Any],
+) -> dict[str, Any]:
+    """metrics.json of a trained model: MAE, RMSE, sMAPE and MASE on the validation windows,
+    in original units, for the model (`predict_fn`), the naive and seasonal-naive forecasts
+    of the same windows and, for an ensemble, each member alone (`members`, their weights);
+    then how training ended (`histories`, one per member)."""
+    device = histories[0].device
+    member_fns = [  # each member alone: what the median adds
+        forecast.engine_for(cfg.model.member(k), part, "torch", device)
+        for k, part in enumerate(members if len(members) > 1 else [])
+    ]
+    out = _validation_scores(truth, split, values, loc, scale, predict_fn, cfg, member_fns)
+    if member_fns:
+        out["member_best_epochs"] = [h.best_epoch for h in histories]
+        for k, member in enumerate(out.get("members", [])):
+            member["cell"] = cfg.model.member(k).cell
+    out["best_epoch"] = histories[0].best_epoch
+    out["stop_reason"] = histories[0].stop_reason
+    return out
+
+
+def _validation_scores(
+    truth: Truth, split, values, loc, scale, predict_fn, cfg: Config, members=()
+) -> dict[str, Any]:
+    """The scores of `validation_scores`; under "members", of each engine of `members`."""
+    if not len(split.val_starts):
+        return {"validation_windows": 0}
+    w = cfg.window
+    kind = cfg.data.transform
+    series = split.val_series
+    x, y = truth.x, truth.y
+    scaled = gather(values, split.val_starts, w.lookback)  # [W, L, F]
+    n_future = len(cfg.data.future_covariates or ())
+    ahead = None
+    if n_future:  # the future covariates over each window's horizon: the last channels
+        ahead = gather(values, split.val_starts + w.lookback, w.horizon)[..., -n_future:]
+
+    def in_original_units(fn: forecast.Engine) -> np.ndarray:  # [W, H]
+        f_seen = invert_scaler(fn(scaled, ahead).astype(np.float64), loc[series], scale[series])
+        return transforms.inverse(f_seen, x[:, -1], kind)
+
+    m = cfg.data.season
+    forecasts = {
+        "model": in_original_units(predict_fn),
+        "naive": baselines.naive(x, w.horizon),
+        "seasonal_naive": baselines.seasonal_naive(x, w.horizon, m),
+    }
+    out: dict[str, Any] = {"validation_windows": int(len(series)), "season": m}
+    for name, f in forecasts.items():
+        out[name] = metrics.summarize(y, f, series, truth.mase_scales)
+    if members:  # each ensemble member alone on the same windows
+        out["members"] = [
+            metrics.summarize(y, in_original_units(fn), series, truth.mase_scales) for fn in members
+        ]
+    return out
+
+
+def document(
+    command: str,
+    data_path: Any,
+    cfg: Config,
+    result: Backtest,
+    season: int,
+    folds: int,
+    refit: bool,
+) -> dict[str, Any]:
+    """metrics.json of `evaluate` and `backtest`: the scores with what produced them."""
+    return {
+        "command": command,
+        "rnnforecast_version": __version__,
+        "data": str(data_path),
+        "horizon": cfg.window.horizon,
+        "season": season,
+        "folds": folds,
+        "refit": refit,
+        **summarize(result),
+        "config": cfg.to_dict(),
+    }
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -367,5 +493,5 @@ def _ratio(a: float, b: float) -> float | None:
 
 def span(first: pd.Timestamp, last: pd.Timestamp) -> str:
     """A time, or a range of times when series end at different times."""
-    a, b = forecast.format_time(first), forecast.format_time(last)
+    a, b = artifact.format_time(first), artifact.format_time(last)
     return a if a == b else f"{a} .. {b}"

@@ -1,14 +1,30 @@
-"""Calendar features from timestamps: the phase of each natural cycle as a sine/cosine pair.
+"""What the network reads: the scaled target, calendar features and scaled covariates.
 
-A pair (sin, cos) of `2 pi position / period` tells a network where in the day, week or year a
-step falls without a jump at the wrap-around (December is next to January). Which cycles are
-used follows the data's frequency: a cycle shorter than two steps carries no information.
+`fit_scaling` and `network_inputs` are the one path from a (transformed) panel to the
+network's input channels, shared by training and forecasting so the two never disagree.
+
+Calendar features: a pair (sin, cos) of `2 pi position / period` tells a network where in the
+day, week or year a step falls without a jump at the wrap-around (December is next to
+January). Which cycles are used follows the data's frequency: a cycle shorter than two steps
+carries no information.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+
+from rnnforecast.errors import RnnForecastError, quoted
+from rnnforecast.panel import Panel
+from rnnforecast.windows import (
+    apply_covariate_scaler,
+    apply_scaler,
+    fit_covariate_scaler,
+    fit_scaler,
+)
 
 # (name, period, position of a timestamp within it, the shortest step it needs in hours)
 _CYCLES = (
@@ -79,3 +95,64 @@ def model_inputs(
     if covariates is not None:
         parts.append(covariates.astype(np.float32, copy=False))
     return target if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Per-series statistics the inputs are scaled by: the target's loc and scale [S], and
+    each covariate's [S, C] (None without covariates)."""
+
+    loc: np.ndarray
+    scale: np.ndarray
+    c_loc: np.ndarray | None = None
+    c_scale: np.ndarray | None = None
+
+
+def fit_scaling(
+    seen: Panel,
+    n_fit: np.ndarray,
+    kind: str,
+    covariates: tuple[str, ...],
+    source: str,
+    share: Callable[[np.ndarray], np.ndarray] = lambda stats: stats,
+) -> Scaling:
+    """Scaling fitted on each series' first `n_fit` points (its training part), the target's
+    and the named covariates'; `share` makes every process of a distributed run agree on
+    them. Series whose statistics overflow are refused, naming them."""
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+        loc, scale = share(np.stack(fit_scaler(seen, n_fit, kind)))
+    check_scaling(loc, scale, seen.ids, source)
+    if not covariates:
+        return Scaling(loc, scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        c_loc, c_scale = share(np.stack(fit_covariate_scaler(seen, n_fit, kind)))
+    for c, name in enumerate(covariates):
+        check_scaling(c_loc[:, c], c_scale[:, c], seen.ids, source, name)
+    return Scaling(loc, scale, c_loc, c_scale)
+
+
+def network_inputs(seen: Panel, scaling: Scaling, freq: str, with_calendar: bool) -> np.ndarray:
+    """[N, F] the network's inputs for every point of `seen` (the transformed series), scaled
+    by `scaling`: see `model_inputs` for the channels."""
+    covariates = None
+    if scaling.c_loc is not None:  # [N, C], scaled like the target: per series
+        covariates = apply_covariate_scaler(
+            seen.covariates, seen.series_of_rows(), scaling.c_loc, scaling.c_scale
+        )
+    scaled = apply_scaler(seen, scaling.loc, scaling.scale)
+    return model_inputs(scaled, seen.times, freq, with_calendar, covariates)
+
+
+def check_scaling(
+    loc: np.ndarray, scale: np.ndarray, ids: np.ndarray, source: str, covariate: str = ""
+) -> None:
+    """Refuse series whose scaling statistics overflow float64 (values near its limit, 1e308,
+    or a spread beyond 1e154, whose square does): the network would see NaN."""
+    bad = np.flatnonzero(~(np.isfinite(loc) & np.isfinite(scale)))
+    if len(bad):
+        what = f"covariate '{quoted(covariate)}' of series" if covariate else "series"
+        raise RnnForecastError(
+            f"{source}: {what} '{quoted(ids[bad[0]])}' has values too large to scale "
+            "(their mean or spread overflows float64); divide the data by a power of ten (e.g. "
+            "1e6) and train again"
+        )

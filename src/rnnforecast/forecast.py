@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from rnnforecast import intervals, transforms
-from rnnforecast.artifact import Artifact
+from rnnforecast import artifact, intervals, transforms
+from rnnforecast.artifact import Artifact, format_time
 from rnnforecast.config import Config, ModelConfig
 from rnnforecast.errors import RnnForecastError, quoted
-from rnnforecast.features import model_inputs
+from rnnforecast.features import Scaling, network_inputs
 from rnnforecast.panel import Panel
 from rnnforecast.windows import (
     apply_covariate_scaler,
-    apply_scaler,
     fit_covariate_scaler,
     fit_scaler,
     gather,
@@ -25,6 +25,8 @@ from rnnforecast.windows import (
 
 # inputs [B, L, F] (and future covariates [B, H, C] or None) -> forecasts [B, H]
 Engine = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+# the first line of every forecast CSV predict writes: what it may replace without --force
+HEADER = re.compile(r"unique_id,ds,y_hat(,y_hat_(lo|hi)_\d+)*")
 HUGE_BATCH = 200_000  # series in one call above which `auto` prefers the torch engine
 
 
@@ -52,35 +54,19 @@ def engine_for(
             )
         from rnnforecast import engine_numpy
 
-        fns = [engine_numpy.make(cfg.member(k), w) for k, w in enumerate(members(weights))]
+        fns = [engine_numpy.make(cfg.member(k), w) for k, w in enumerate(artifact.members(weights))]
     elif engine == "torch":
         from rnnforecast import engine_torch
 
-        fns = [engine_torch.make(cfg.member(k), w, device) for k, w in enumerate(members(weights))]
+        fns = [
+            engine_torch.make(cfg.member(k), w, device)
+            for k, w in enumerate(artifact.members(weights))
+        ]
     else:
         raise RnnForecastError(f"--engine {engine}: not an engine; use auto, numpy or torch")
     if len(fns) == 1:
         return fns[0]
     return lambda x, future=None: np.median(np.stack([fn(x, future) for fn in fns]), axis=0)
-
-
-def members(weights: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
-    """An ensemble's weights, one dict per member (stored as `members.K.<name>`); a single
-    model is one member."""
-    if not any(name.startswith("members.") for name in weights):
-        return [weights]
-    split: dict[int, dict[str, np.ndarray]] = {}
-    for name, value in weights.items():
-        _, k, rest = name.split(".", 2)
-        split.setdefault(int(k), {})[rest] = value
-    return [split[k] for k in sorted(split)]
-
-
-def join_members(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The inverse of `members`: one model keeps its names, an ensemble gets prefixes."""
-    if len(parts) == 1:
-        return parts[0]
-    return {f"members.{k}.{name}": v for k, part in enumerate(parts) for name, v in part.items()}
 
 
 def forecast(
@@ -143,27 +129,17 @@ def _forecast(
     last_y = panel.values[panel.offsets + panel.lengths - 1]  # differences cumulate from it
     panel = transforms.forward(panel, kind)  # what the scaler and the network see
 
-    loc, scale = fit_scaler(panel, panel.lengths, cfg.window.scaler)
-    known = pd.Series(range(len(art.series["unique_id"])), index=art.series["unique_id"])
-    pos = known.reindex(panel.ids).to_numpy()
-    seen = ~np.isnan(pos)
-    loc[seen] = np.asarray(art.series["loc"])[pos[seen].astype(int)]
-    scale[seen] = np.asarray(art.series["scale"])[pos[seen].astype(int)]
-    unseen = int((~seen).sum())
-
-    covariates, ahead = None, None
-    if cfg.data.covariates:
-        c_loc, c_scale = _covariate_scaler(art, panel, pos, seen)
-        rows = panel.series_of_rows()
-        covariates = apply_covariate_scaler(panel.covariates, rows, c_loc, c_scale)  # [N, C]
+    scaling, unseen = _scaling(art, panel)
+    loc, scale = scaling.loc, scaling.scale
+    ahead = None
     if cfg.data.future_covariates:
         n_past = len(cfg.data.past_covariates or ())
         values = _future_values(panel.ids, last_ds, future, cfg, source)  # [S, H, Cf]
         series = np.arange(len(panel.ids))[:, None]  # [S, 1], one scaler row per series
-        ahead = apply_covariate_scaler(values, series, c_loc[:, n_past:], c_scale[:, n_past:])
-    inputs = model_inputs(
-        apply_scaler(panel, loc, scale), panel.times, cfg.data.freq, cfg.model.calendar, covariates
-    )  # [N, F]
+        ahead = apply_covariate_scaler(
+            values, series, scaling.c_loc[:, n_past:], scaling.c_scale[:, n_past:]
+        )
+    inputs = network_inputs(panel, scaling, cfg.data.freq, cfg.model.calendar)  # [N, F]
     x = gather(inputs, last_starts(panel, lookback), lookback)  # [S, L, F]
     f = engine(x, ahead).astype(np.float64)  # [S, H] scaled, transformed units
     y = transforms.inverse(invert_scaler(f, loc, scale), last_y, kind)  # [S, H] original units
@@ -201,18 +177,26 @@ def _finite(
     )
 
 
-def _covariate_scaler(
-    art: Artifact, panel: Panel, pos: np.ndarray, seen: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """[S, C] covariate loc and scale: the training ones for series the model has seen, the
-    series' own history for new ones (as for the target)."""
-    loc, scale = fit_covariate_scaler(panel, panel.lengths, art.config.window.scaler)
-    stored = art.series["covariates"]
-    names = art.config.data.covariates
+def _scaling(art: Artifact, panel: Panel) -> tuple[Scaling, int]:
+    """The scaling of the (transformed) series of `panel`: the training statistics for series
+    the model has seen, each series' own history for new ones; and how many are new."""
+    kind = art.config.window.scaler
+    loc, scale = fit_scaler(panel, panel.lengths, kind)
+    known = pd.Series(range(len(art.series["unique_id"])), index=art.series["unique_id"])
+    pos = known.reindex(panel.ids).to_numpy()
+    seen = ~np.isnan(pos)
     at = pos[seen].astype(int)
-    loc[seen] = np.array([stored[name]["loc"] for name in names]).T[at]
-    scale[seen] = np.array([stored[name]["scale"] for name in names]).T[at]
-    return loc, scale
+    loc[seen] = np.asarray(art.series["loc"])[at]
+    scale[seen] = np.asarray(art.series["scale"])[at]
+    unseen = int((~seen).sum())
+    names = art.config.data.covariates
+    if not names:
+        return Scaling(loc, scale), unseen
+    c_loc, c_scale = fit_covariate_scaler(panel, panel.lengths, kind)
+    stored = art.series["covariates"]
+    c_loc[seen] = np.array([stored[name]["loc"] for name in names]).T[at]
+    c_scale[seen] = np.array([stored[name]["scale"] for name in names]).T[at]
+    return Scaling(loc, scale, c_loc, c_scale), unseen
 
 
 def _future_values(
@@ -242,8 +226,8 @@ def _future_values(
         raise RnnForecastError(
             f"{source}: series '{ids[s]}' lacks future values of {', '.join(names)} at "
             f"{', '.join(at[:3])}{more} ({len(at)} of the {horizon} steps after its last "
-            f"observation {format_time(last_ds[s])}); add rows for those times with y empty and "
-            f"{', '.join(names)} filled"
+            f"observation {format_time(last_ds[s])}); add rows for those times with y empty "
+            f"and {', '.join(names)} filled"
         )
     return values
 
@@ -278,12 +262,6 @@ def _frame(
             **{name: b.reshape(-1) for name, b in (bounds or {}).items()},
         }
     )
-
-
-def format_time(ts: pd.Timestamp) -> str:
-    """One timestamp as ISO text, the date alone when it is midnight."""
-    ts = pd.Timestamp(ts)
-    return ts.strftime("%Y-%m-%d") if ts.tz is None and ts == ts.normalize() else str(ts)
 
 
 def dates_only(ds: pd.Series, freq: str) -> bool:

@@ -18,12 +18,6 @@ __all__ = [
     "mase_scale",
     "coverage",
     "interval_width",
-    "naive",
-    "seasonal_naive",
-    "drift",
-    "window_mean",
-    "profile_map",
-    "BASELINES",
     "summarize",
 ]
 
@@ -90,58 +84,6 @@ def mase_scale(history: np.ndarray, m: int) -> float:
     if len(history) <= m:
         return float("nan")
     return float(np.mean(np.abs(history[m:] - history[:-m])))
-
-
-# --- baselines: input windows x [B, L] -> forecasts [B, H] ----------------------------------
-
-
-def naive(x: np.ndarray, horizon: int, m: int = 1) -> np.ndarray:
-    """The last value, repeated."""
-    return np.repeat(x[:, -1:], horizon, axis=1)
-
-
-def seasonal_naive(x: np.ndarray, horizon: int, m: int) -> np.ndarray:
-    """The last full season, repeated; the naive forecast if the window is shorter than m."""
-    if m > x.shape[1] or m < 1:
-        return naive(x, horizon)
-    return x[:, x.shape[1] - m + np.arange(horizon) % m]
-
-
-def drift(x: np.ndarray, horizon: int, m: int = 1) -> np.ndarray:
-    """The line through the window's first and last values, extended."""
-    slope = (x[:, -1] - x[:, 0]) / max(x.shape[1] - 1, 1)
-    return x[:, -1:] + slope[:, None] * np.arange(1, horizon + 1)
-
-
-def window_mean(x: np.ndarray, horizon: int, m: int = 1) -> np.ndarray:
-    """The mean of the input window, repeated."""
-    return np.repeat(x.mean(axis=1, keepdims=True), horizon, axis=1)
-
-
-def profile_map(lookback: int, horizon: int, m: int, seasons: int = 1) -> np.ndarray:
-    """[H, L] linear map from an input window to a forecast: the mean of the window's last
-    `seasons` seasons of period m, shifted to the last season's mean. Averaging seasons halves
-    the noise of one season's values; the shift keeps the current level when it moves. One
-    season is seasonal naive, m = 1 naive (m > L too), m = 0 a zero map."""
-    weights = np.zeros((horizon, lookback))
-    if m == 0:
-        return weights
-    m = m if m <= lookback else 1
-    seasons = max(1, min(seasons, lookback // m))
-    steps = np.arange(horizon)
-    for j in range(1, seasons + 1):  # step h repeats position h % m of season j back
-        weights[steps, lookback - j * m + steps % m] += 1.0 / seasons
-    weights[:, lookback - seasons * m :] -= 1.0 / (seasons * m)  # the profile's own mean...
-    weights[:, lookback - m :] += 1.0 / m  # ...replaced by the last season's
-    return weights
-
-
-BASELINES = {
-    "naive": naive,
-    "seasonal_naive": seasonal_naive,
-    "drift": drift,
-    "window_mean": window_mean,
-}
 
 
 def summarize(y: np.ndarray, f: np.ndarray, series: np.ndarray, scale: np.ndarray) -> dict:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rnnforecast.baselines import profile_map
 from rnnforecast.config import ModelConfig
-from rnnforecast.metrics import profile_map
 from rnnforecast.windows import WINDOW_STD_FLOOR
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -127,7 +127,7 @@ class Forecaster(nn.Module):
 @torch.no_grad()
 def init_seasonal(weight: torch.Tensor, bias: torch.Tensor, season: int, seasons: int = 1) -> None:
     """Set a [H, L] linear map to the seasonal-naive forecast, or with `seasons` > 1 to the
-    mean profile of that many seasons at the last season's level (`metrics.profile_map`);
+    mean profile of that many seasons at the last season's level (`baselines.profile_map`);
     season 1 is naive, 0 a zero map (the output starts at the window mean under window
     normalisation)."""
     horizon, lookback = weight.shape

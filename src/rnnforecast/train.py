@@ -6,6 +6,7 @@ import contextlib
 import io
 import math
 import os
+import random
 import re
 import signal
 import stat
@@ -24,6 +25,7 @@ from torch.nn import functional as F
 
 from rnnforecast import distributed
 from rnnforecast.config import ModelConfig, TrainConfig
+from rnnforecast.device import resolve_device, resolve_precision
 from rnnforecast.errors import ExitCode, RnnForecastError, quoted
 from rnnforecast.fsutil import READ_FLAGS, atomic_write
 from rnnforecast.optim import Optimizer, Schedule
@@ -54,37 +56,11 @@ class History:
     precision: str = "fp32"
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> the first CUDA GPU when there is one, else the CPU; anything else is checked."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise RnnForecastError(
-            f"--device {name}: not a device; use auto, cpu, cuda or cuda:N"
-        ) from None
-    if device.type not in ("cpu", "cuda"):
-        raise RnnForecastError(f"--device {name}: only cpu and cuda are supported")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RnnForecastError(f"--device {name}: no CUDA GPU is available; use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            count = torch.cuda.device_count()
-            raise RnnForecastError(
-                f"--device {name}: only {count} GPU(s) (cuda:0..cuda:{count - 1})"
-            )
-    return device
-
-
-def resolve_precision(name: str, device: torch.device) -> str:
-    """'auto' -> bf16 autocast on a GPU that supports it, fp32 otherwise."""
-    if name == "auto":
-        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-        return "bf16" if cuda_bf16 else "fp32"
-    if name == "fp16" and device.type != "cuda":
-        raise RnnForecastError("--precision fp16 needs a CUDA device; use fp32 or bf16 on CPU")
-    return name
+def set_seed(seed: int) -> None:
+    """Seed every generator in one place: Python, numpy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
 
 
 class Interrupted(RnnForecastError):

@@ -190,6 +190,28 @@ def split_windows(panel: Panel, lookback: int, horizon: int, val_size: int) -> S
     )
 
 
+# Fewer training windows than this, and the note of `few_windows`: a window is one example,
+# and a network of even the smallest sizes has hundreds of weights, so it can fit so few by
+# heart; what it learns beyond its starting forecast is then noise, and the epoch early stopping
+# keeps is picked on as few validation windows. 60 monthly points with the defaults (lookback 36,
+# horizon 12, validation 12) give 1; AirPassengers' 144 give 85, and 1 with --horizon 48.
+MIN_TRAIN_WINDOWS = 10
+
+
+def few_windows(n_train: int, n_val: int, w: Any, n_series: int) -> str | None:
+    """The note for a training run with fewer than MIN_TRAIN_WINDOWS windows to learn from,
+    saying how to get more; None when there are enough."""
+    if n_train >= MIN_TRAIN_WINDOWS:
+        return None
+    val = f"{n_val} validation window{'s' * (n_val != 1)}" if w.val_size else "no validation"
+    return (
+        f"too few windows: only {n_train} training window{'s' * (n_train != 1)} and {val} of "
+        f"lookback {w.lookback} + horizon {w.horizon} points from {n_series} series, too few for "
+        "the network to learn from or to validate on; use a shorter --lookback or a smaller "
+        "--horizon (each step less gives every series one more window), or give more history"
+    )
+
+
 def gather(values: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     """[B, width] windows of `values` beginning at `starts` (one fancy-index gather)."""
     return values[starts[:, None] + np.arange(width)]
