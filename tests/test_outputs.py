@@ -506,13 +506,14 @@ def test_ids_and_model_text_are_never_markup(tmp_path, trained, capsys):
     frame["unique_id"] = frame["unique_id"].map(
         dict(zip(sorted(set(frame.unique_id)), ids, strict=True))
     )
-    short = long_frame(n_series=1, n=20).assign(unique_id="[red]short[/] :warning:")
+    short = long_frame(n_series=1, n=1).assign(unique_id="[red]short[/] :warning:")
     data = tmp_path / "odd.csv"
     pd.concat([frame, short]).to_csv(data, index=False)
     model, report = tmp_path / "m", tmp_path / "r"
     result = invoke("train", data, "-o", model, "-H", "4", *FAST[:-1])
     assert result.exit_code == 0, result.output
-    assert "points: [red]short[/] :warning:" in result.stderr  # the note, as it is
+    assert "(naive): [red]short[/] :warning:" in result.stderr  # the note, as it is
+    frame.to_csv(data, index=False)  # the one-point series has nothing to score
     result = invoke("evaluate", data, "-m", model, "-o", report)
     assert result.exit_code == 0, result.output
     drawn = {p.name for p in (report / "plots").glob("*.png")} - {"training.png"}

@@ -11,26 +11,28 @@ from rnnforecast.config import Config
 from rnnforecast.panel import Panel
 
 
-def test_stored_tail_and_dates_skip_short_series(tmp_path):
-    """The tail, first and last dates are those of the trained series only, in their order,
-    as a groupby over the kept rows gives them (they are now picked by position)."""
+def test_stored_tail_and_dates_keep_short_series(tmp_path):
+    """A series too short for a whole window and its validation is trained on through padded
+    windows and kept: the tail, first and last dates are those of every series, in their
+    order, as a groupby over the rows gives them (they are picked by position)."""
     frame = long_frame(n_series=4, n=60)
     short = frame["unique_id"] == "s1"
-    frame = frame[~short | (frame["ds"] >= frame["ds"].iloc[50])]  # s1: 10 points, too short
+    frame = frame[~short | (frame["ds"] >= frame["ds"].iloc[50])]  # s1: 10 points
     path = tmp_path / "d.csv"
     frame.to_csv(path, index=False)
     cfg = Config().with_overrides(
-        {"epochs": 1, "hidden_size": 8, "layers": 1, "lookback": 12, "transform": "none"}
-    )
+        {"epochs": 1, "hidden_size": 8, "layers": 1, "lookback": 12, "transform": "none",
+         "blend": "none"}
+    )  # fmt: skip
     loaded = data.load(path, cfg.data)
     result = pipeline.fit(loaded, cfg)
+    assert result.model.config.window.pad == 11  # s1's 10 points hold no window of 12 + 12 + 12
 
-    kept = loaded.frame[loaded.frame["unique_id"] != "s1"]
-    by_id = kept.groupby("unique_id", sort=False)
+    by_id = loaded.frame.groupby("unique_id", sort=False)
     expected = by_id.tail(12).reset_index(drop=True).astype({"unique_id": str})  # read: object
     pd.testing.assert_frame_equal(result.model.tail, expected)
     series = result.model.series
-    assert series["unique_id"] == ["s0", "s2", "s3"]
+    assert series["unique_id"] == ["s0", "s1", "s2", "s3"]
     assert series["first_ds"] == [artifact.format_time(t) for t in by_id["ds"].first()]
     assert series["last_ds"] == [artifact.format_time(t) for t in by_id["ds"].last()]
     assert series["length"] == by_id.size().tolist()

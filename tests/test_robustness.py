@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import pickle
 
@@ -55,7 +56,7 @@ BAD_FILES = {
     "inf": (b"ds,y\n2020-01-01,1\n2020-01-02,-inf\n", "-inf at line 3"),
     "several_numeric": (b"ds,a,b\n2020-01-01,1,2\n", "cannot tell the target column"),
     "short": (b"ds,y\n" + b"".join(b"2020-01-%02d,%d\n" % (d, d) for d in range(1, 11)),
-              "every series is shorter than lookback + horizon + validation"),
+              "every series is shorter than lookback - padding + horizon + validation"),
 }  # fmt: skip
 
 
@@ -124,15 +125,27 @@ def test_constant_series_trains_and_forecasts_the_constant(tmp_path):
     assert np.isfinite(y_hat).all()
 
 
-def test_short_series_is_skipped_with_a_warning(tmp_path):
-    frame = long_frame(n_series=3, n=60)
-    frame = frame[~((frame["unique_id"] == "s1") & (frame["ds"] > "2001-06-01"))]
+def test_every_series_is_forecast_however_short(tmp_path):
+    """A catalogue's short series are trained on (their windows padded with their first value
+    and flagged by a mask input) and forecast; one point alone is forecast by naive, and said."""
+    frame = long_frame(n_series=4, n=60)
+    frame = frame[~((frame["unique_id"] == "s1") & (frame["ds"] > "2001-06-01"))]  # 18 points
+    frame = frame[~((frame["unique_id"] == "s2") & (frame["ds"] > "2000-01-01"))]  # 1 point
     path = tmp_path / "mixed.csv"
     frame.to_csv(path, index=False)
-    result = invoke("train", path, "-o", tmp_path / "m", "--horizon", "6", "--lookback", "12",
+    model = tmp_path / "m"
+    result = invoke("train", path, "-o", model, "--horizon", "6", "--lookback", "12",
                     "--epochs", "2", "--hidden-size", "4", "--transform", "none")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "skipped 1 series shorter than 24 points: s1" in result.stderr
+    assert "1 series have fewer than 2 points, too few for the network" in result.stderr
+    assert "skipped" not in result.stderr
+    for args in ([], [path]):  # from the stored tail, and from the data
+        out = invoke("predict", *args, "-m", model)
+        assert out.exit_code == 0, out.output
+        forecast = pd.read_csv(io.StringIO(out.stdout))
+        assert forecast.groupby("unique_id").size().to_dict() == {f"s{i}": 6 for i in range(4)}
+        one = forecast[forecast["unique_id"] == "s2"]["y_hat"]
+        assert (one == frame[frame["unique_id"] == "s2"]["y"].iloc[-1]).all()  # naive
 
 
 def test_diverged_training_exits_3_and_writes_nothing(tmp_path):

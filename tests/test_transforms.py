@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import FAST, long_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -150,32 +151,33 @@ def test_difference_in_backtest_scores_original_units(tmp_path):
 
 def test_difference_costs_each_series_one_point(tmp_path):
     """lookback 6 + horizon 3 + validation 3 = 12 points: enough as they are, one short once
-    differenced; the error says where the missing point went."""
+    differenced. Without padding the error says where the missing point went; by default the
+    first window is padded instead. Forecasting a series shorter than lookback + 1 pads it."""
     data = tmp_path / "d.csv"
     long_frame(n_series=1, n=12).to_csv(data, index=False)
     sizes = ["--lookback", 6, "--horizon", 3]
+    unpadded = [*sizes, "--pad", 0, *FAST, "--transform", "difference"]
     assert invoke("train", data, "--out", tmp_path / "a", *sizes, *FAST).exit_code == 0
-    result = invoke("train", data, "--out", tmp_path / "b", *sizes,
-                    *FAST, "--transform", "difference")  # fmt: skip
+    result = invoke("train", data, "--out", tmp_path / "b", *unpadded)
     assert result.exit_code == 2, result.output
     assert result.stderr == (
-        f"error: {data}: every series is shorter than lookback + horizon + validation + 1 (the "
-        "first point, lost to --transform difference) = 13 points (longest: 12); lower "
+        f"error: {data}: every series is shorter than lookback - padding + horizon + validation "
+        "+ 1 (the first point, lost to --transform difference) = 13 points (longest: 12); lower "
         "--lookback or --horizon, or use --val-size 0\n"
     )
-    # predict needs lookback + 1 points of each series
+    padded = tmp_path / "p"
+    result = invoke("train", data, "--out", padded, *sizes, *FAST, "--transform", "difference")
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((padded / "config.yaml").read_text())["window"]["pad"] == 5
+    # the model reads lookback + 1 points of each series; a shorter one is padded
     model = tmp_path / "c"
-    assert invoke("train", data, "--out", model, *sizes,
-                  "--val-size", 0, *FAST, "--transform", "difference").exit_code == 0  # fmt: skip
+    assert invoke("train", data, "--out", model, *unpadded, "--val-size", 0).exit_code == 0
     assert len(pd.read_csv(model / "tail.csv")) == 7
     short = tmp_path / "short.csv"
     long_frame(n_series=1, n=6).to_csv(short, index=False)
     result = invoke("predict", short, "-m", model)
-    assert result.exit_code == 2
-    assert result.stderr == (
-        "error: no series has the 7 points the model needs as input (lookback 6 + 1 (the first "
-        "point, lost to --transform difference)); give more history\n"
-    )
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(io.StringIO(result.stdout))) == 3
 
 
 def test_log1p_refuses_values_of_minus_one_or_less(tmp_path):

@@ -35,17 +35,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnnforecast import __version__
+from rnnforecast import __version__, baselines
 from rnnforecast.config import GATES, Config, parse_yaml
 from rnnforecast.errors import RnnForecastError, listed, quoted
 from rnnforecast.features import Scaling, calendar_names
 from rnnforecast.fsutil import MODEL_DIR, READ_FLAGS, staged_dir, write_new
-from rnnforecast.panel import Panel
+from rnnforecast.panel import Panel, ranges, run_starts
 from rnnforecast.transforms import LOST
 
 # 2: model.skip and model.calendar (format 1 models had neither); 3: data.past_covariates and
-# data.future_covariates (older models have none: the defaults read them right)
-FORMAT_VERSION = 3
+# data.future_covariates (older models have none: the defaults read them right); 4: window.pad
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 READ_ATTEMPTS = 5  # a directory swapped in while we read is read again
 
@@ -164,6 +164,11 @@ def _migrate(raw: Any, version: int) -> Any:
     if isinstance(raw, dict) and isinstance(raw.get("model"), dict):
         # saved before ensembles: one network, stored under its plain tensor names
         raw["model"].setdefault("ensemble", 1)
+    if version < 4 and isinstance(raw, dict) and isinstance(raw.get("window"), dict):
+        raw["window"].setdefault("pad", 0)  # saved before padding: short series were skipped
+    if version < 4 and isinstance(raw, dict) and isinstance(raw.get("model"), dict):
+        raw["model"].setdefault("blend", "none")  # saved before blending: the network alone
+        raw["model"].setdefault("blend_share", 0.0)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         # saved before --transform: trained on the plain target (the default is now auto,
         # which training resolves; a saved config always names the transform it used)
@@ -463,6 +468,7 @@ def _config(data: bytes, where: Path, version: int) -> Config:
             ("window.lookback", cfg.window.lookback),
             ("window.horizon", cfg.window.horizon),
             ("window.val_size", cfg.window.val_size),
+            ("window.pad", cfg.window.pad),
             ("model.ensemble", cfg.model.ensemble),
         ]
         if value is None
@@ -471,6 +477,12 @@ def _config(data: bytes, where: Path, version: int) -> Config:
         raise RnnForecastError(
             f"{where}: {unset[0]} is unset, but a trained model's config names every size it "
             f"was trained with; {_FIX}"
+        )
+    m = cfg.model
+    if m.blend == "auto" or (m.blend != "none" and m.blend_share is None):
+        raise RnnForecastError(
+            f"{where}: model.blend is {m.blend} with share {m.blend_share}, but a trained "
+            f"model's config names the blend it chose; {_FIX}"
         )
     if cfg.data.transform not in LOST:
         raise RnnForecastError(
@@ -540,6 +552,16 @@ def join_members(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if len(parts) == 1:
         return parts[0]
     return {f"members.{k}.{name}": v for k, part in enumerate(parts) for name, v in part.items()}
+
+
+def tail_rows(cfg: Config) -> int:
+    """How many of each series' last points tail.csv keeps: what the network reads (lookback,
+    plus the point a difference costs), or what a blended simple forecast reads if more."""
+    w = cfg.window
+    rows = w.lookback
+    if cfg.model.blend != "none":
+        rows = baselines.history_points(w.lookback, w.horizon, cfg.data.season)
+    return rows + LOST[cfg.data.transform]
 
 
 def tail_frame(
@@ -647,7 +669,7 @@ def weight_shapes(cfg: Config) -> dict[str, tuple[int, ...]]:
     m, w = cfg.model, cfg.window
     horizon, n_future = w.horizon, len(cfg.data.future_covariates or ())
     calendar = len(calendar_names(cfg.data.freq)) if m.calendar else 0
-    n_inputs = 1 + calendar + len(cfg.data.covariates)
+    n_inputs = 1 + bool(w.pad) + calendar + len(cfg.data.covariates)
     shapes: dict[str, tuple[int, ...]] = {}
     for k in range(m.ensemble):
         member = m.member(k)
@@ -840,7 +862,8 @@ def _check_series(series: Any, cfg: Config, where: Path) -> None:
             f"(first_ds); {_FIX}"
         )
     w = cfg.window
-    need = w.lookback + w.horizon + w.val_size + LOST[cfg.data.transform]
+    # a model without padding trained only on series holding a whole window and validation
+    need = 1 if w.pad else w.lookback + w.horizon + w.val_size + LOST[cfg.data.transform]
     lengths = series.get("length")
     if not isinstance(lengths, list) or len(lengths) != n:
         raise RnnForecastError(f"{where}: length is not a list of {n:,} point counts; {_FIX}")
@@ -849,8 +872,7 @@ def _check_series(series: Any, cfg: Config, where: Path) -> None:
         at = next(i for i, v in enumerate(lengths) if type(v) is not int or v < need)
         raise RnnForecastError(
             f"{where}: length of series '{quoted(ids[at])}' is {quoted(lengths[at])}, but "
-            f"training took at least {need} points of each (lookback + horizon + validation in "
-            f"config.yaml); {_FIX}"
+            f"training took at least {need} point(s) of each (config.yaml); {_FIX}"
         )
     names = cfg.data.covariates
     stored = series.get("covariates")
@@ -873,7 +895,7 @@ def _check_series(series: Any, cfg: Config, where: Path) -> None:
 
 
 def _check_tail(tail: pd.DataFrame, series: dict[str, Any], cfg: Config, where: Path) -> None:
-    """tail.csv: the last lookback (+ what the transform costs) points of every series of
+    """tail.csv: the last points the model reads (`tail_rows`) of every series of
     series.json, in its order, each ending at its last_ds and stepping by the frequency."""
     want = ["unique_id", "ds", "y", *cfg.data.covariates]
     columns = [str(c) for c in tail.columns]
@@ -913,7 +935,7 @@ def _check_tail(tail: pd.DataFrame, series: dict[str, Any], cfg: Config, where: 
             f"cannot take; {_FIX}"
         )
     keys = ids.to_numpy()
-    starts = np.concatenate([[0], np.flatnonzero(keys[1:] != keys[:-1]) + 1])
+    starts = run_starts(keys)
     runs = keys[starts].tolist()
     expected = series["unique_id"]
     if runs != expected:
@@ -927,15 +949,16 @@ def _check_tail(tail: pd.DataFrame, series: dict[str, Any], cfg: Config, where: 
         else:
             problem = "does not hold the rows of each series together, in series.json's order"
         raise RnnForecastError(f"{where}: {problem}; the files do not belong together: {_FIX}")
-    rows = cfg.window.lookback + lost
-    counts = np.diff(np.concatenate([starts, [len(keys)]]))
+    # the last points the model reads (tail_rows), all of a shorter series
+    rows = np.minimum(np.asarray(series["length"], np.int64), tail_rows(cfg))
+    counts = np.diff(np.append(starts, len(keys)))
     short = np.flatnonzero(counts != rows)
     if len(short):
-        plus = f" + {lost} for the {cfg.data.transform} transform" if lost else ""
         raise RnnForecastError(
             f"{where}: series '{quoted(runs[short[0]])}' has {counts[short[0]]} rows, but "
-            f"config.yaml (lookback {cfg.window.lookback}{plus}) needs {rows}; the files do not "
-            f"belong together: {_FIX}"
+            f"the model reads its last {tail_rows(cfg)} points (config.yaml) and series.json "
+            f"gives it {series['length'][short[0]]}, so it needs {rows[short[0]]}; the files do "
+            f"not belong together: {_FIX}"
         )
     _check_grid(ds, series, cfg.data.freq, rows, where)
 
@@ -959,19 +982,20 @@ def _bad_time(ds: pd.Series, where: Path) -> None:
     )
 
 
-def _check_grid(ds: pd.Series, series: dict[str, Any], freq: str, rows: int, where: Path) -> None:
-    """Each series' rows in tail.csv are `rows` steps of `freq` ending at its last_ds."""
+def _check_grid(
+    ds: pd.Series, series: dict[str, Any], freq: str, rows: np.ndarray, where: Path
+) -> None:
+    """Each series' rows in tail.csv are rows[i] steps of `freq` ending at its last_ds."""
     last = pd.DatetimeIndex(pd.to_datetime(series["last_ds"], format="ISO8601"))
     times = pd.DatetimeIndex(ds)
     offset = pd.tseries.frequencies.to_offset(freq)
-    n = len(last)
-    series_of_row = np.repeat(np.arange(n), rows)
-    back = np.tile(np.arange(rows - 1, -1, -1), n)  # steps before the series' last time
+    series_of_row, at_row = ranges(np.zeros_like(rows), rows)
+    back = rows[series_of_row] - 1 - at_row  # steps before the series' last time
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # non-vectorised offsets (months...) warn of speed
             wrong = np.zeros(len(times), bool)
-            for k in range(rows):  # one vector shift per step back, as pipeline._tail writes
+            for k in range(int(rows.max())):  # one vector shift per step back, as tail_frame
                 at = np.flatnonzero(back == k)
                 ends = last[series_of_row[at]]
                 wrong[at] = np.asarray(times[at] != (ends - k * offset if k else ends))

@@ -36,6 +36,7 @@ PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 OPTIMIZER_CHOICES = ("adam", "adamw", "sgd")
 SCHEDULE_CHOICES = ("none", "plateau", "cosine", "onecycle")
 ENGINE_CHOICES = ("auto", "numpy", "torch")
+BLEND_CHOICES = ("auto", "none", "naive", "seasonal_naive", "drift", "theta")
 SMALL_DATA = 200_000  # training windows x lookback: below it, an ensemble by default
 SMALL_ENSEMBLE = 3  # members then: the median of 3 halves nottem's seed spread, 5 adds little
 LOOKBACK_CAP = 336  # longest default input window (a week of half-hours is 336)
@@ -150,6 +151,14 @@ class WindowConfig:
     val_size: int | None = _opt(
         None, "last steps of each series held out for validation; unset: one horizon", minimum=0
     )
+    pad: int | None = _opt(
+        None,
+        "steps of padding a short series' input windows may hold (its first value repeated, "
+        "flagged by a mask input), so every series trains and is forecast; unset: lookback - 1 "
+        "when a series is shorter than lookback + horizon + validation, else 0",
+        minimum=0,
+        maximum=SIZE_LIMIT,
+    )
     scaler: str = _opt(
         "standard", "per-series scaling fitted on the training part only", choices=SCALER_CHOICES
     )
@@ -203,6 +212,21 @@ class ModelConfig:
         "forecast that fits the training windows best: naive, seasonal naive, or the mean "
         "profile of the last k seasons at the last season's level",
         choices=SKIP_CHOICES,
+    )
+
+    blend: str = _opt(
+        "auto",
+        "a simple forecast averaged with the network's: auto (the one and the share that do "
+        "best on validation; the network alone if it wins), none (the network alone), or naive, "
+        "seasonal_naive, drift, theta",
+        choices=BLEND_CHOICES,
+    )
+    blend_share: float | None = _opt(
+        None,
+        "the simple forecast's share of the forecast, in [0, 1] (1: it alone); unset: the share "
+        "that does best on validation",
+        minimum=0.0,
+        maximum=1.0,
     )
 
     def member(self, k: int) -> ModelConfig:
@@ -511,7 +535,7 @@ def training_bytes(cfg: Config) -> tuple[int, int]:
     lookback, horizon = w.lookback or 1, w.horizon or 1
     gates = max(GATES[c] for c in (m.ensemble_cells or (m.cell,)))
     n_future = len(cfg.data.future_covariates or ())
-    inputs = 1 + len(cfg.data.covariates) + (8 if m.calendar else 0)
+    inputs = 1 + bool(w.pad) + len(cfg.data.covariates) + (8 if m.calendar else 0)
     h = m.hidden_size
     weights = sum(gates * h * ((inputs if i == 0 else h) + h + 2) for i in range(m.layers))
     weights += (h + 1) * horizon  # the head

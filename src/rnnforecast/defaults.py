@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pandas as pd
 
 from rnnforecast import config, transforms
@@ -46,9 +45,9 @@ def default_horizon(freq: str, season: int) -> int:
 
 def resolve(cfg: Config, schema: Schema, panel: Panel, reserve: int = 0) -> Config:
     """Fill every unset setting from the data (`panel`, its series, read as `schema` says):
-    detected columns, frequency, season, transform, horizon, lookback and validation size, so
-    the saved config alone can rebuild the run. `reserve` points per series are kept back (a
-    backtest's folds) when fitting the default lookback."""
+    detected columns, frequency, season, transform, horizon, lookback, validation size and
+    padding, so the saved config alone can rebuild the run. `reserve` points per series are
+    kept back (a backtest's folds) when fitting the default lookback."""
     season = cfg.data.season or season_length(schema.freq)
     longest = int(panel.lengths.max())
     if cfg.data.season and cfg.data.season >= longest:
@@ -72,10 +71,18 @@ def resolve(cfg: Config, schema: Schema, panel: Panel, reserve: int = 0) -> Conf
         lookback = min(max(2 * horizon, 3 * season), config.LOOKBACK_CAP)
         room = longest - reserve - horizon - val_size - lost
         lookback = max(1, min(lookback, room))
+    usable = panel.lengths - reserve - lost  # each series' points as the network sees them
+    pad = cfg.window.pad
+    if pad is None:  # pad only where some series holds no whole window and its validation
+        pad = lookback - 1 if (usable < lookback + horizon + val_size).any() else 0
+    if pad >= lookback:
+        raise RnnForecastError(
+            f"--pad {pad}: a window of lookback {lookback} would hold no point of its series; "
+            f"use at most {lookback - 1}"
+        )
     ensemble = cfg.model.ensemble
     if ensemble is None:
-        usable = panel.lengths - reserve - lost
-        windows = int(train_counts(usable, lookback, horizon, val_size).sum())
+        windows = int(train_counts(usable + pad, lookback, horizon, val_size).sum())
         ensemble = config.SMALL_ENSEMBLE if windows * lookback < config.SMALL_DATA else 1
     return dataclasses.replace(
         cfg,
@@ -90,7 +97,7 @@ def resolve(cfg: Config, schema: Schema, panel: Panel, reserve: int = 0) -> Conf
             transform=kind,
         ),
         window=dataclasses.replace(
-            cfg.window, lookback=lookback, horizon=horizon, val_size=val_size
+            cfg.window, lookback=lookback, horizon=horizon, val_size=val_size, pad=pad
         ),
         model=dataclasses.replace(cfg.model, ensemble=ensemble),
     ).validated()
@@ -112,22 +119,17 @@ def described(cfg: Config, n_series: int, asked: str) -> list[str]:
     return said
 
 
-def long_enough(panel: Panel, cfg: Config, source: str) -> tuple[np.ndarray, str | None]:
-    """[S] which series hold a whole training window plus validation, and the note naming
-    those that do not (None when all do); none at all is an error saying what to lower."""
+def trainable(panel: Panel, cfg: Config, source: str) -> None:
+    """Refuse data from which no training window can be cut: every series shorter than one
+    window's real points, its horizon and validation."""
     w, kind = cfg.window, cfg.data.transform
     lost = transforms.LOST[kind]
-    need = w.lookback + w.horizon + w.val_size + lost
+    need = w.lookback - w.pad + w.horizon + w.val_size + lost
+    if (panel.lengths >= need).any():
+        return
     plus = f" + {lost} (the first point, lost to --transform {kind})" if lost else ""
-    enough = panel.lengths >= need
-    if not enough.any():
-        raise RnnForecastError(
-            f"{source}: every series is shorter than lookback + horizon + validation"
-            f"{plus} = {need} points (longest: {int(panel.lengths.max())}); lower --lookback or "
-            "--horizon, or use --val-size 0"
-        )
-    if enough.all():
-        return enough, None
-    names = ", ".join(map(str, panel.ids[~enough][:5]))
-    skipped = int((~enough).sum())
-    return enough, f"skipped {skipped} series shorter than {need} points{plus}: {names}"
+    raise RnnForecastError(
+        f"{source}: every series is shorter than lookback - padding + horizon + validation"
+        f"{plus} = {need} points (longest: {int(panel.lengths.max())}); lower --lookback or "
+        "--horizon, or use --val-size 0"
+    )

@@ -92,6 +92,7 @@ def check_warm_start(old: Config, new: Config, path: Path | None) -> None:
         **{
             f.name: (getattr(old.model, f.name), getattr(new.model, f.name))
             for f in dataclasses.fields(old.model)
+            if f.name not in ("blend", "blend_share")  # chosen after training, not weights
         },
         "horizon": (old.window.horizon, new.window.horizon),
         "lookback": (old.window.lookback, new.window.lookback),

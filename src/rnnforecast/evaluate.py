@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnnforecast import __version__, artifact, baselines, forecast, intervals, metrics, transforms
+from rnnforecast import (
+    __version__,
+    artifact,
+    baselines,
+    forecast,
+    intervals,
+    metrics,
+    transforms,
+    windows,
+)
 from rnnforecast.artifact import Artifact
 from rnnforecast.config import Config
 from rnnforecast.errors import RnnForecastError
@@ -243,96 +252,108 @@ def _scales(panel: Panel, cuts: np.ndarray, season: int) -> pd.DataFrame:
 @dataclass(frozen=True)
 class Truth:
     """What validation scores read in original units, taken before training so the original
-    values can be freed while the network trains: the last season of the validation windows'
-    inputs (what naive, seasonal naive and an inverse difference read) [W, min(m, L)], their
+    values can be freed while the network trains: the points before each validation window's
+    first target [W, T] (its input and, for the simple forecasts, what came before; copies of
+    the series' first point where fewer are real), how many of them are real [W], the
     targets [W, H], and each series' MASE scale [S]."""
 
-    x: np.ndarray
+    history: np.ndarray
+    n: np.ndarray
     y: np.ndarray
     mase_scales: np.ndarray
 
 
 def validation_truth(panel: Panel, seen: Panel, split: Any, cfg: Config) -> Truth:
     """The validation windows in original units (`seen` is the transformed panel their starts
-    index, `panel` the original one), and the MASE scales of the series' training parts."""
-    w = cfg.window
-    kind = cfg.data.transform
-    starts = transforms.original_starts(split.val_starts, split.val_series, seen, panel, kind)
-    keep = min(max(cfg.data.season, 1), w.lookback)  # of the inputs, what the baselines read
-    raw = gather(panel.values, starts + w.lookback - keep, keep + w.horizon)  # the same times
-    lost = transforms.LOST[kind]
-    mase_scales = np.array(
-        [
-            metrics.mase_scale(panel.values[o : o + n + lost], cfg.data.season)
-            for o, n in zip(panel.offsets, split.n_fit, strict=True)
-        ]
-    )
-    return Truth(x=raw[:, :keep], y=raw[:, keep:], mase_scales=mase_scales)
-
-
-def validation_scores(
-    truth: Truth,
-    split: Any,
-    values: np.ndarray,
-    loc: np.ndarray,
-    scale: np.ndarray,
-    predict_fn: forecast.Engine,
-    cfg: Config,
-    members: list[dict[str, np.ndarray]],
-    histories: list[Any],
-) -> dict[str, Any]:
-    """metrics.json of a trained model: MAE, RMSE, sMAPE and MASE on the validation windows,
-    in original units, for the model (`predict_fn`), the naive and seasonal-naive forecasts
-    of the same windows and, for an ensemble, each member alone (`members`, their weights);
-    then how training ended (`histories`, one per member)."""
-    device = histories[0].device
-    member_fns = [  # each member alone: what the median adds
-        forecast.engine_for(cfg.model.member(k), part, "torch", device)
-        for k, part in enumerate(members if len(members) > 1 else [])
-    ]
-    out = _validation_scores(truth, split, values, loc, scale, predict_fn, cfg, member_fns)
-    if member_fns:
-        out["member_best_epochs"] = [h.best_epoch for h in histories]
-        for k, member in enumerate(out.get("members", [])):
-            member["cell"] = cfg.model.member(k).cell
-    out["best_epoch"] = histories[0].best_epoch
-    out["stop_reason"] = histories[0].stop_reason
-    return out
-
-
-def _validation_scores(
-    truth: Truth, split, values, loc, scale, predict_fn, cfg: Config, members=()
-) -> dict[str, Any]:
-    """The scores of `validation_scores`; under "members", of each engine of `members`."""
-    if not len(split.val_starts):
-        return {"validation_windows": 0}
+    index, `panel` the original one, padded alike), and the MASE scales of the series'
+    training parts."""
     w = cfg.window
     kind = cfg.data.transform
     series = split.val_series
-    x, y = truth.x, truth.y
+    starts = transforms.original_starts(split.val_starts, series, seen, panel, kind)
+    origins = starts + w.lookback  # each window's first target
+    width = baselines.history_points(w.lookback, w.horizon, cfg.data.season)
+    history, n = windows.history(panel, series, origins - panel.offsets[series], width)
+    lost = transforms.LOST[kind]
+    pads = panel.pads if panel.pads is not None else np.zeros(len(panel.ids), np.int64)
+    mase_scales = np.array(  # of each series' training part, its padding left out
+        [
+            metrics.mase_scale(panel.values[o + p : o + n + lost], cfg.data.season)
+            for o, p, n in zip(panel.offsets, pads, split.n_fit, strict=True)
+        ]
+    )
+    y = gather(panel.values, origins, w.horizon)
+    return Truth(history=history, n=n, y=y, mase_scales=mase_scales)
+
+
+def validation_forecasts(
+    truth: Truth,
+    split: Any,
+    values: np.ndarray,
+    scaling: Any,
+    engines: dict[str, forecast.Engine],
+    cfg: Config,
+) -> dict[str, np.ndarray]:
+    """[W, H] forecasts of the validation windows in original units: of each engine of
+    `engines` (the network, its members) from the inputs `values` [N, F] scaled by `scaling`,
+    and of each simple forecast (baselines.SIMPLE) from the windows' history."""
+    w = cfg.window
+    series = split.val_series
+    if not len(series):
+        return {}
     scaled = gather(values, split.val_starts, w.lookback)  # [W, L, F]
     n_future = len(cfg.data.future_covariates or ())
     ahead = None
     if n_future:  # the future covariates over each window's horizon: the last channels
         ahead = gather(values, split.val_starts + w.lookback, w.horizon)[..., -n_future:]
-
-    def in_original_units(fn: forecast.Engine) -> np.ndarray:  # [W, H]
-        f_seen = invert_scaler(fn(scaled, ahead).astype(np.float64), loc[series], scale[series])
-        return transforms.inverse(f_seen, x[:, -1], kind)
-
-    m = cfg.data.season
-    forecasts = {
-        "model": in_original_units(predict_fn),
-        "naive": baselines.naive(x, w.horizon),
-        "seasonal_naive": baselines.seasonal_naive(x, w.horizon, m),
+    last = truth.history[:, -1]
+    loc, scale = scaling.loc[series], scaling.scale[series]
+    out = {
+        name: transforms.inverse(
+            invert_scaler(fn(scaled, ahead).astype(np.float64), loc, scale),
+            last,
+            cfg.data.transform,
+        )  # fmt: skip
+        for name, fn in engines.items()
     }
-    out: dict[str, Any] = {"validation_windows": int(len(series)), "season": m}
-    for name, f in forecasts.items():
-        out[name] = metrics.summarize(y, f, series, truth.mase_scales)
-    if members:  # each ensemble member alone on the same windows
-        out["members"] = [
-            metrics.summarize(y, in_original_units(fn), series, truth.mase_scales) for fn in members
-        ]
+    for name, simple in baselines.SIMPLE.items():
+        out[name] = simple(truth.history, w.horizon, cfg.data.season, truth.n)
+    return out
+
+
+def validation_scores(
+    truth: Truth,
+    series: np.ndarray,
+    forecasts: dict[str, np.ndarray],
+    cfg: Config,
+    histories: list[Any],
+) -> dict[str, Any]:
+    """metrics.json of a trained model: MAE, RMSE, sMAPE and MASE on the validation windows
+    (of `series` [W]), in original units, of the model's forecast (the network's, blended as
+    cfg.model says), the network alone, each simple forecast and, for an ensemble, each
+    member alone; then how training ended (`histories`, one per member)."""
+    out: dict[str, Any] = {"validation_windows": int(len(series))}
+    if len(series):
+        m = cfg.model
+        model = baselines.blended(
+            forecasts["network"], forecasts.get(m.blend), m.blend_share or 0.0
+        )
+        out["season"] = cfg.data.season
+        out["model"] = metrics.summarize(truth.y, model, series, truth.mase_scales)
+        for name, f in forecasts.items():
+            if not name.startswith("member"):
+                out[name] = metrics.summarize(truth.y, f, series, truth.mase_scales)
+        members = [forecasts[k] for k in forecasts if k.startswith("member")]
+        if members:  # each ensemble member alone on the same windows
+            out["members"] = [
+                {**metrics.summarize(truth.y, f, series, truth.mase_scales),
+                 "cell": cfg.model.member(k).cell}
+                for k, f in enumerate(members)
+            ]  # fmt: skip
+    if len(histories) > 1:
+        out["member_best_epochs"] = [h.best_epoch for h in histories]
+    out["best_epoch"] = histories[0].best_epoch
+    out["stop_reason"] = histories[0].stop_reason
     return out
 
 

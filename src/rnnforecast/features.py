@@ -83,13 +83,17 @@ def model_inputs(
     freq: str,
     with_calendar: bool,
     covariates: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """[N, F] network inputs: the scaled target in channel 0, then (with `with_calendar`) the
+    """[N, F] network inputs: the scaled target in channel 0, then (given `mask` [N], true for
+    real points) 1 for a real point and 0 for padding, then (with `with_calendar`) the
     calendar features of each step's timestamp, then the scaled covariates [N, C] (past, then
     future: the future ones are the last channels, which training reads over the horizon too).
     Training and forecasting both build them here, so the two can never disagree."""
     target = scaled.astype(np.float32, copy=False)[:, None]  # no copy of float32 input
     parts = [target]
+    if mask is not None:
+        parts.append(mask.astype(np.float32)[:, None])
     if with_calendar:
         parts.append(calendar(times, freq))
     if covariates is not None:
@@ -131,16 +135,19 @@ def fit_scaling(
     return Scaling(loc, scale, c_loc, c_scale)
 
 
-def network_inputs(seen: Panel, scaling: Scaling, freq: str, with_calendar: bool) -> np.ndarray:
-    """[N, F] the network's inputs for every point of `seen` (the transformed series), scaled
-    by `scaling`: see `model_inputs` for the channels."""
+def network_inputs(
+    seen: Panel, scaling: Scaling, freq: str, with_calendar: bool, with_mask: bool = False
+) -> np.ndarray:
+    """[N, F] the network's inputs for every point of `seen` (the transformed series, padded
+    or not), scaled by `scaling`: see `model_inputs` for the channels."""
     covariates = None
     if scaling.c_loc is not None:  # [N, C], scaled like the target: per series
         covariates = apply_covariate_scaler(
             seen.covariates, seen.series_of_rows(), scaling.c_loc, scaling.c_scale
         )
     scaled = apply_scaler(seen, scaling.loc, scaling.scale)
-    return model_inputs(scaled, seen.times, freq, with_calendar, covariates)
+    mask = ~seen.is_pad() if with_mask else None
+    return model_inputs(scaled, seen.times, freq, with_calendar, covariates, mask)
 
 
 def check_scaling(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from rnnforecast import artifact, intervals, transforms
+from rnnforecast import artifact, baselines, intervals, transforms, windows
 from rnnforecast.artifact import Artifact, format_time
 from rnnforecast.config import Config, ModelConfig
 from rnnforecast.errors import RnnForecastError, quoted
@@ -27,7 +27,10 @@ from rnnforecast.windows import (
 Engine = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 # the first line of every forecast CSV predict writes: what it may replace without --force
 HEADER = re.compile(r"unique_id,ds,y_hat(,y_hat_(lo|hi)_\d+)*")
-HUGE_BATCH = 200_000  # series in one call above which `auto` prefers the torch engine
+HUGE_BATCH = 200_000
+# points (after the transform) a series needs for the network to forecast it: from fewer, no
+# window tells a level from a change, and the forecast is naive (the last value) instead
+MIN_POINTS = 2  # series in one call above which `auto` prefers the torch engine
 
 
 def resolve_engine(engine: str, device: str, n_series: int) -> str:
@@ -77,40 +80,63 @@ def forecast(
     source: str = "the data",
     levels: tuple[int, ...] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Forecast every series of `frame` (long, sorted) that holds at least `lookback` points,
-    with prediction intervals at `levels` (percent) from the model's calibration.
+    """Forecast every series of `frame` (long, sorted), with prediction intervals at `levels`
+    (percent) from the model's calibration.
 
     Series the model was trained on keep their training scaler; new series are scaled by
-    their own history (the model is global, so it forecasts them too). A model with future
+    their own history (the model is global, so it forecasts them too). A series shorter than
+    the lookback fills its input window with copies of its first value; one with fewer than
+    MIN_POINTS (after the transform) is forecast by naive, and said. A model with future
     covariates reads their values for the H steps after each series' end from `future` (rows
     unique_id, ds and those columns; `source` names it in errors).
     """
     cfg = art.config
-    lookback, kind = cfg.window.lookback, cfg.data.transform
-    lost = transforms.LOST[kind]
-    plus = f" + {lost} (the first point, lost to --transform {kind})" if lost else ""
+    horizon, lost = cfg.window.horizon, transforms.LOST[cfg.data.transform]
     panel = Panel.from_frame(frame, cfg.data.covariates)
     last_ds = frame["ds"].to_numpy()[panel.offsets + panel.lengths - 1]
+    last_y = panel.values[panel.offsets + panel.lengths - 1]
+    y = np.repeat(last_y[:, None], horizon, axis=1)  # [S, H], naive until the network's
+    bounds = {name: y.copy() for name in intervals.columns(levels)}
     notes = []
-    long_enough = panel.lengths >= lookback + lost
-    if not long_enough.all():
-        short = ", ".join(map(str, panel.ids[~long_enough][:5]))
-        notes.append(
-            f"skipped {int((~long_enough).sum())} series shorter than lookback {lookback}{plus}: "
-            f"{short}"
-        )
-        if not long_enough.any():
-            raise RnnForecastError(
-                f"no series has the {lookback + lost} points the model needs as input (lookback "
-                f"{lookback}{plus}); give more history"
+    usable = panel.lengths >= MIN_POINTS + lost
+    if not usable.all():
+        notes.append(short_note(panel.ids[~usable], MIN_POINTS + lost, bool(levels)))
+    if usable.any():
+        part = panel if usable.all() else panel.select(usable)
+        with np.errstate(all="ignore"):  # values beyond float64's or float32's range: _finite
+            f, f_bounds, unseen = _forecast(
+                art, part, last_ds[usable], engine, future, source, levels
             )
-        panel, last_ds = panel.select(long_enough), last_ds[long_enough]
-    with np.errstate(all="ignore"):  # values beyond float64's or float32's range: see _finite
-        y, bounds, unseen = _forecast(art, panel, last_ds, engine, future, source, levels)
-    if unseen:
-        notes.append(f"{unseen} series not seen in training, scaled by their own history")
-    y, bounds = _finite(y, bounds, panel, art)
+        if unseen:
+            notes.append(f"{unseen} series not seen in training, scaled by their own history")
+        f, f_bounds = _finite(f, f_bounds, part, art)
+        y[usable] = _blended(art, part, f)
+        for name, b in f_bounds.items():  # the network's intervals, around the blend
+            bounds[name][usable] = b + (y[usable] - f)
     return _frame(panel.ids, last_ds, y, cfg.data.freq, bounds), notes
+
+
+def _blended(art: Artifact, panel: Panel, network: np.ndarray) -> np.ndarray:
+    """[S, H] the forecast of the series of `panel` (original units), given the network's:
+    blended with the simple forecast the model chose, if any (config: model.blend)."""
+    cfg = art.config
+    m, w = cfg.model, cfg.window
+    if m.blend == "none" or not m.blend_share:
+        return network
+    width = baselines.history_points(w.lookback, w.horizon, cfg.data.season)
+    every = np.arange(len(panel.ids))
+    history, n = windows.history(panel, every, panel.lengths, width)  # [S, T], [S]
+    simple = baselines.SIMPLE[m.blend](history, w.horizon, cfg.data.season, n)
+    return baselines.blended(network, simple, m.blend_share)
+
+
+def short_note(ids: np.ndarray, need: int, levels: bool = False) -> str:
+    """The note naming series too short for the network, which naive forecasts instead."""
+    empty = "; their intervals have no width: so few points show no spread" if levels else ""
+    return (
+        f"{len(ids)} series have fewer than {need} points, too few for the network: each is "
+        f"forecast by its last value (naive){empty}: {', '.join(map(str, ids[:5]))}"
+    )
 
 
 def _forecast(
@@ -122,14 +148,16 @@ def _forecast(
     source: str,
     levels: tuple[int, ...],
 ) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
-    """[S, H] forecasts in original units of the series of `panel` (each long enough), their
-    interval bounds at `levels`, and how many of the series the model has not seen."""
+    """[S, H] forecasts in original units of the series of `panel` (each of MIN_POINTS at
+    least), their interval bounds at `levels`, and how many of them the model has not seen."""
     cfg = art.config
     lookback, kind = cfg.window.lookback, cfg.data.transform
     last_y = panel.values[panel.offsets + panel.lengths - 1]  # differences cumulate from it
-    panel = transforms.forward(panel, kind)  # what the scaler and the network see
-
-    scaling, unseen = _scaling(art, panel)
+    pads = np.maximum(lookback + transforms.LOST[kind] - panel.lengths, 0)
+    seen = transforms.forward(panel, kind)  # what the scaler and the network see
+    scaling, unseen = _scaling(art, seen)
+    if pads.any():  # a short series' window begins with copies of its first value
+        seen = transforms.forward(panel.padded(pads), kind)
     loc, scale = scaling.loc, scaling.scale
     ahead = None
     if cfg.data.future_covariates:
@@ -139,8 +167,9 @@ def _forecast(
         ahead = apply_covariate_scaler(
             values, series, scaling.c_loc[:, n_past:], scaling.c_scale[:, n_past:]
         )
-    inputs = network_inputs(panel, scaling, cfg.data.freq, cfg.model.calendar)  # [N, F]
-    x = gather(inputs, last_starts(panel, lookback), lookback)  # [S, L, F]
+    mask = bool(cfg.window.pad)  # a model trained with padding reads which points are pads
+    inputs = network_inputs(seen, scaling, cfg.data.freq, cfg.model.calendar, mask)  # [N, F]
+    x = gather(inputs, last_starts(seen, lookback), lookback)  # [S, L, F]
     f = engine(x, ahead).astype(np.float64)  # [S, H] scaled, transformed units
     y = transforms.inverse(invert_scaler(f, loc, scale), last_y, kind)  # [S, H] original units
     bounds = {}

@@ -6,6 +6,7 @@ so a catalogue of a million series costs a few arrays. Numpy only.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ class Panel:
     lengths: np.ndarray  # [S] int64
     times: np.ndarray | None  # [N] datetime64 of every value; None once nothing reads them
     covariates: np.ndarray | None = None  # [N, C] float64, original units; None: no covariates
+    pads: np.ndarray | None = None  # [S] leading rows of each series that are padding (`padded`)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, covariates: tuple[str, ...] = ()) -> Panel:
@@ -42,7 +44,8 @@ class Panel:
 
     def select(self, keep: np.ndarray) -> Panel:
         """Only the series where `keep` is true, still contiguous."""
-        return self._rows(keep[self.series_of_rows()], self.ids[keep], self.lengths[keep])
+        kept = self._rows(keep[self.series_of_rows()], self.ids[keep], self.lengths[keep])
+        return kept if self.pads is None else dataclasses.replace(kept, pads=self.pads[keep])
 
     def tail(self, n: int) -> Panel:
         """Each series' last `n` points (all of a shorter one)."""
@@ -72,7 +75,27 @@ class Panel:
             offsets=self.offsets,
             lengths=self.lengths,
             times=None,
+            pads=self.pads,
         )
+
+    def padded(self, pads: np.ndarray) -> Panel:
+        """Each series i after pads[i] copies of its first row (its value, time and
+        covariates), so a window may begin before a series does: a short series still fills
+        a whole input window. `pads` is kept, to tell the copies from the data. No pads at
+        all returns the panel itself."""
+        if not pads.any():
+            return self if self.pads is not None else dataclasses.replace(self, pads=pads)
+        which, at = ranges(np.zeros_like(self.lengths), self.lengths + pads)
+        rows = self.offsets[which] + np.maximum(at - pads[which], 0)  # a pad takes the first row
+        padded = self._rows(rows, self.ids, self.lengths + pads)
+        return dataclasses.replace(padded, pads=pads)
+
+    def is_pad(self) -> np.ndarray:
+        """[N] whether each row is padding."""
+        if self.pads is None:
+            return np.zeros(len(self.values), dtype=bool)
+        at = np.arange(len(self.values)) - np.repeat(self.offsets, self.lengths)
+        return at < np.repeat(self.pads, self.lengths)
 
     def series_of_rows(self) -> np.ndarray:
         """[N] the series index of every value."""

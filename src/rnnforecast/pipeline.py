@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 from rnnforecast import (
@@ -27,6 +28,7 @@ from rnnforecast import (
     forecast,
     fsutil,
     intervals,
+    select,
     transforms,
     windows,
 )
@@ -190,23 +192,31 @@ def fit(
     for msg in defaults.described(cfg, len(loaded.panel.ids), asked):
         note(msg)
     panel, first, last = loaded.panel, loaded.first, loaded.last
-    enough, msg = defaults.long_enough(panel, cfg, source)
-    if msg:
-        note(msg)
-        panel, first, last = panel.select(enough), first[enough], last[enough]
+    defaults.trainable(panel, cfg, source)
     del loaded  # `train` hands the series over: what follows frees them once windowed
     w, kind = cfg.window, cfg.data.transform
+    lost = transforms.LOST[kind]
+    short = panel.ids[panel.lengths < forecast.MIN_POINTS + lost]
+    if len(short):
+        note(forecast.short_note(short, forecast.MIN_POINTS + lost))
     # what the model directory keeps of the data (a difference needs one more point): the
     # points now, as rows once training is done and the series' values are freed
-    ends = panel.tail(w.lookback + transforms.LOST[kind])
+    ends = panel.tail(artifact.tail_rows(cfg))
 
     seen = transforms.forward(panel, kind)  # the series as the scaler and the network see them
+    scaling = features.fit_scaling(
+        seen, windows.scaled_part(seen.lengths, w.val_size), w.scaler, cfg.data.covariates,
+        source, distributed.broadcast_numpy,
+    )  # fmt: skip
+    series = artifact.series_facts(panel, scaling, first, last, cfg.data.covariates)
+    if w.pad:  # windows may begin up to `pad` points before their series: padded copies
+        panel = panel.padded(np.full(len(panel.ids), w.pad))
+        seen = transforms.forward(panel, kind)
     split = split_windows(seen, w.lookback, w.horizon, w.val_size)
     note(windows.few_windows(len(split.train_starts), len(split.val_starts), w, len(panel.ids)))
-    scaling = features.fit_scaling(
-        seen, split.n_fit, w.scaler, cfg.data.covariates, source, distributed.broadcast_numpy
-    )
-    values = features.network_inputs(seen, scaling, cfg.data.freq, cfg.model.calendar)  # [N, F]
+    values = features.network_inputs(
+        seen, scaling, cfg.data.freq, cfg.model.calendar, bool(w.pad)
+    )  # [N, F]
     # the original values are read again only by validation scores: take their part now and
     # free the [N] float64 arrays (and covariates) before the network's working set exists
     truth = evaluate.validation_truth(panel, seen, split, cfg)
@@ -227,19 +237,29 @@ def fit(
     )  # fmt: skip
     weights = artifact.join_members(members)
     history = histories[0]  # history.csv and the summary follow the first member
-    predict_fn = forecast.engine_for(cfg.model, weights, "torch", history.device)
-    scores = evaluate.validation_scores(
-        truth, split, values, scaling.loc, scaling.scale, predict_fn, cfg, members, histories,
-    )  # fmt: skip
+    engines = {"network": forecast.engine_for(cfg.model, weights, "torch", history.device)}
+    for k, part in enumerate(members if len(members) > 1 else []):  # what the median adds
+        engines[f"member {k}"] = forecast.engine_for(cfg.model.member(k), part, "torch")
+    val = evaluate.validation_forecasts(truth, split, values, scaling, engines, cfg)
+    m = cfg.model
+    name, share, tried = select.blend(
+        val, truth.y, split.val_series, truth.mase_scales, m.blend, m.blend_share
+    )
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(m, blend=name, blend_share=share))
+    note(select.described(name, share, tried))
+    if name == "none":  # predict reads only the network's input window
+        ends = ends.tail(artifact.tail_rows(cfg))
+    scores = evaluate.validation_scores(truth, split.val_series, val, cfg, histories)
     scores["skip_start"] = {"lag": skip[0], "seasons": skip[1]}
+    scores["blend"] = {"with": name, "share": share, "validation_mase": tried}
     model = artifact.Artifact(
         config=cfg,
         weights=weights,
-        series=artifact.series_facts(panel, scaling, first, last, cfg.data.covariates),
+        series=series,
         tail=artifact.tail_frame(ends, last, cfg.data.freq, cfg.data.covariates),
         history=pd.DataFrame(history.rows),
         metrics=scores,
-        intervals=intervals.fit(seen, split, values, predict_fn, cfg),
+        intervals=intervals.fit(seen, split, values, engines["network"], cfg),
     )
     return TrainResult(
         model=model,

@@ -67,6 +67,7 @@ def forward(panel: Panel, kind: str) -> Panel:
         lengths=lengths,
         times=None if panel.times is None else panel.times[keep],
         covariates=None if panel.covariates is None else panel.covariates[keep],
+        pads=panel.pads,  # the change into the first real point is from its copy, 0: a pad
     )
 
 

@@ -164,6 +164,14 @@ class Split:
     n_fit: np.ndarray  # [S] points of each series before its validation part
 
 
+def scaled_part(lengths: np.ndarray, val_size: int) -> np.ndarray:
+    """[S] the points of each series its scaler is fitted on: those before validation, or,
+    where fewer than 2 are, all of them (a scale from one point or none would be 1, and the
+    series' loss weighted by its raw size)."""
+    before = lengths - val_size
+    return np.where(before >= 2, before, lengths)
+
+
 def train_counts(lengths: np.ndarray, lookback: int, horizon: int, val_size: int) -> np.ndarray:
     """[S] training windows of each series: those wholly before its last `val_size` points."""
     return np.maximum(lengths - val_size - lookback - horizon + 1, 0)
@@ -210,6 +218,19 @@ def few_windows(n_train: int, n_val: int, w: Any, n_series: int) -> str | None:
         "the network to learn from or to validate on; use a shorter --lookback or a smaller "
         "--horizon (each step less gives every series one more window), or give more history"
     )
+
+
+def history(
+    panel: Panel, series: np.ndarray, ends: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """[W, width] the `width` points of series `series` [W] before their series-relative
+    position `ends` [W] (exclusive), beginning with copies of the series' first real point
+    where fewer are real (padding left out); and [W] how many are real."""
+    pads = panel.pads[series] if panel.pads is not None else 0
+    first = panel.offsets[series] + pads
+    end = panel.offsets[series] + ends
+    at = np.maximum(end[:, None] - width + np.arange(width), first[:, None])
+    return panel.values[at], np.minimum(width, end - first)
 
 
 def gather(values: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
