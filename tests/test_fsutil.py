@@ -203,10 +203,25 @@ def fail_exchange(patch) -> None:
     patch.setattr(ctypes, "CDLL", libc_with(failing(errno.EIO)))
 
 
-@pytest.mark.parametrize("fail", [fail_exchange])
+def fail_second_rename(patch) -> None:
+    """No exchange, and the rename of the new directory into place fails (after the old one
+    was moved aside)."""
+    patch.setattr(fsutil, "_exchange", lambda a, b: False)
+    rename = os.rename
+
+    def refused(src, dst, *args, **kwargs):
+        if os.fspath(src).endswith(".tmp"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), os.fspath(dst))
+        return rename(src, dst, *args, **kwargs)
+
+    patch.setattr(os, "rename", refused)
+
+
+@pytest.mark.parametrize("fail", [fail_exchange, fail_second_rename])
 def test_a_failed_swap_leaves_the_old_directory(tmp_path, old_model, monkeypatch, fail):
-    """The swap itself failing: the old directory is at the target as it was, the error says
-    nothing was replaced, and nothing is left beside the target."""
+    """The swap itself failing (the exchange, or without it the rename into place): the old
+    directory is at the target as it was, the error says nothing was replaced, and nothing
+    is left beside the target."""
     target, before = old_model
     fail(monkeypatch)
     with pytest.raises(RnnForecastError, match=r"could not be written .*nothing was replaced"):
