@@ -23,7 +23,6 @@ __all__ = [
     "drift",
     "window_mean",
     "profile_map",
-    "BASELINES",
     "summarize",
 ]
 
@@ -134,14 +133,6 @@ def profile_map(lookback: int, horizon: int, m: int, seasons: int = 1) -> np.nda
     weights[:, lookback - seasons * m :] -= 1.0 / (seasons * m)  # the profile's own mean...
     weights[:, lookback - m :] += 1.0 / m  # ...replaced by the last season's
     return weights
-
-
-BASELINES = {
-    "naive": naive,
-    "seasonal_naive": seasonal_naive,
-    "drift": drift,
-    "window_mean": window_mean,
-}
 
 
 def summarize(y: np.ndarray, f: np.ndarray, series: np.ndarray, scale: np.ndarray) -> dict:
