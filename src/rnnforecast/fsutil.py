@@ -582,7 +582,8 @@ def replace_dir(src: Path, target: Path) -> None:
 
     On Linux the two are swapped in one `renameat2(RENAME_EXCHANGE)` call, so a reader always
     finds a complete directory at `target`; elsewhere the old one is moved aside first, which
-    leaves a moment with nothing at `target`.
+    leaves a moment with nothing at `target`. Where the move into place fails, the old one is
+    moved back: an OSError leaves `target` as it was.
     """
     if _lstat(target) is None:
         os.rename(src, target)
@@ -593,7 +594,11 @@ def replace_dir(src: Path, target: Path) -> None:
     aside = Path(tempfile.mkdtemp(dir=target.parent, prefix=_temp_prefix(target), suffix=".old"))
     aside.rmdir()
     os.rename(target, aside)
-    os.rename(src, target)
+    try:
+        os.rename(src, target)
+    except OSError:
+        os.rename(aside, target)
+        raise
     _remove(aside)
 
 

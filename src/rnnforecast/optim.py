@@ -6,6 +6,13 @@ a model that trains in seconds. These are the same updates on the same kernels (
 torch's fused kernel where this torch has one for the device, as `torch.optim.Adam(fused=True)`
 does, else its foreach form), and the same schedules as torch's ReduceLROnPlateau,
 CosineAnnealingLR and OneCycleLR with the settings `train` used.
+
+The updates call torch's private `_fused_adam(w)_` and `_foreach_*` functions (torch.optim's
+own building blocks), which a torch release may remove or change. So each is checked once per
+device by one tiny step (`_native`); on a torch where they are missing or answer otherwise,
+`Optimizer` runs the matching torch.optim optimizer instead, with the same settings (and the
+~1 s import that comes with it). A checkpoint holds the state of the path that wrote it; the
+other path refuses it (`load_state_dict` raises ValueError, which --resume reports).
 """
 
 from __future__ import annotations
@@ -23,16 +30,27 @@ MOMENTUM = 0.9  # SGD's, and Adam's beta1
 
 class Optimizer:
     """adam, adamw or sgd over `params`; `lr` and `momentum` (Adam's beta1) are plain
-    attributes a schedule sets between steps. `param_groups` is the face GradScaler reads."""
+    attributes a schedule sets between steps. `param_groups` is the face GradScaler reads.
+
+    On a torch whose private functions are not those the updates below were written for
+    (`_native`), `fallback` is torch.optim's optimizer of the same kind and settings, and
+    `step` hands it `lr` and `momentum` before each of its steps; `state` then stays empty
+    (the torch optimizer holds its own)."""
 
     def __init__(self, kind: str, params: list[nn.Parameter], lr: float, weight_decay: float):
         self.kind, self.params = kind, [p for p in params if p.requires_grad]
         self.lr, self.momentum, self.weight_decay = lr, MOMENTUM, weight_decay
         self.state: dict[str, list[torch.Tensor]] = {}  # per parameter, from the first step
-        self.fused = kind != "sgd" and bool(self.params) and _has_fused(self.params[0].device)
+        native = not self.params or _native(self.params[0].device)
+        self.fallback = None if native else _torch_optimizer(kind, self.params, lr, weight_decay)
+        self.fused = (
+            native and kind != "sgd" and bool(self.params) and _has_fused(self.params[0].device)
+        )
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
+        if self.fallback is not None:
+            return self.fallback.param_groups
         return [{"params": self.params, "lr": self.lr}]
 
     def zero_grad(self) -> None:
@@ -41,6 +59,15 @@ class Optimizer:
 
     @torch.no_grad()
     def step(self) -> None:
+        if self.fallback is not None:
+            group = self.fallback.param_groups[0]
+            group["lr"] = self.lr
+            if self.kind == "sgd":
+                group["momentum"] = self.momentum
+            else:
+                group["betas"] = (self.momentum, BETA2)
+            self.fallback.step()
+            return
         if not self.state:
             self.state = self._new_state()
         have = [i for i, p in enumerate(self.params) if p.grad is not None]
@@ -67,25 +94,92 @@ class Optimizer:
         }
 
     def state_dict(self) -> dict[str, Any]:
+        if self.fallback is not None:
+            return {"kind": self.kind, "lr": self.lr, "momentum": self.momentum,
+                    "torch_optim": self.fallback.state_dict()}  # fmt: skip
         return {"kind": self.kind, "lr": self.lr, "momentum": self.momentum, "state": self.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Put back what `state_dict` gave, on the same path (ValueError from the other)."""
+        if self.fallback is not None:
+            self._load_fallback(state)
+            return
+        if "torch_optim" in state:
+            raise ValueError("its optimizer state is torch.optim's (written with another torch)")
         self.lr, self.momentum = state["lr"], state["momentum"]
         self.state = {
             k: [t.to(p.device) for t, p in zip(v, self.params, strict=True)]
             for k, v in state["state"].items()
         }
 
+    def _load_fallback(self, state: dict[str, Any]) -> None:
+        if "torch_optim" not in state:
+            raise ValueError("its optimizer state is not torch.optim's, which this torch needs")
+        self.fallback.load_state_dict(state["torch_optim"])
+        for p, moments in self.fallback.state.items():  # a step count a scalar, else p's shape
+            for k, t in moments.items():
+                if isinstance(t, torch.Tensor) and t.shape != (() if k == "step" else p.shape):
+                    raise ValueError("its optimizer state is not this model's")
+        self.lr, self.momentum = state["lr"], state["momentum"]
+
+
+def _torch_optimizer(kind: str, params: list[nn.Parameter], lr: float, weight_decay: float):
+    """torch.optim's optimizer that `kind` names, with this module's settings."""
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=MOMENTUM, weight_decay=weight_decay)
+    adam = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
+    return adam(params, lr=lr, betas=(MOMENTUM, BETA2), eps=EPS, weight_decay=weight_decay)
+
+
+# the private torch functions the foreach update calls (the fused kernels: `_has_fused`)
+_PRIVATE = ("_foreach_add_", "_foreach_add", "_foreach_mul_", "_foreach_lerp_",
+            "_foreach_addcmul_", "_foreach_sqrt", "_foreach_div_", "_foreach_addcdiv_")  # fmt: skip
+_ERRORS = (AttributeError, NotImplementedError, RuntimeError, TypeError, ValueError)
+
+
+@functools.cache
+def _native(device: torch.device) -> bool:
+    """Whether this torch has the private functions `_foreach_adam` calls, taking the arguments
+    it passes and giving Adam's update: one Adam and one AdamW step on 1-element tensors on
+    `device`, against the update worked out here. Where not, `Optimizer` uses torch.optim."""
+    if not all(hasattr(torch, name) for name in _PRIVATE):
+        return False
+    lr, weight_decay, grad = 0.1, 0.1, 0.5
+    for decoupled in (False, True):
+        p = torch.ones(1, device=device)
+        g, m, v = torch.full_like(p, grad), torch.zeros_like(p), torch.zeros_like(p)
+        steps = [torch.zeros((), dtype=torch.float32, device=device)]
+        try:
+            _foreach_adam([p], [g], [m], [v], steps, lr=lr, beta1=MOMENTUM,
+                          weight_decay=weight_decay, decoupled=decoupled)  # fmt: skip
+            got = p.item()
+        except _ERRORS:
+            return False
+        if not math.isclose(got, _adam_once(1.0, grad, lr, weight_decay, decoupled), rel_tol=1e-5):
+            return False
+    return True
+
+
+def _adam_once(p: float, g: float, lr: float, weight_decay: float, decoupled: bool) -> float:
+    """A weight after Adam(W)'s first step, worked out in plain floats."""
+    if decoupled:
+        p *= 1 - lr * weight_decay
+    else:
+        g += weight_decay * p
+    return p - lr * g / (abs(g) + EPS)  # the first step's bias-corrected moments: g and g^2
+
 
 @functools.cache
 def _has_fused(device: torch.device) -> bool:
-    """Whether this torch has the fused Adam kernel for `device` (CPU from 2.4, CUDA)."""
+    """Whether this torch has the fused Adam and AdamW kernels for `device` (CPU from 2.4,
+    CUDA), taking the arguments `_fused_adam` passes."""
     one = torch.zeros(1, device=device)
     try:
-        torch._fused_adam_([one.clone()], [one.clone()], [one.clone()], [one.clone()], [],
-                           [one.clone()], amsgrad=False, lr=0.0, beta1=0.9, beta2=BETA2,
-                           weight_decay=0.0, eps=EPS, maximize=False)  # fmt: skip
-    except (AttributeError, NotImplementedError, RuntimeError, TypeError):
+        for kernel in (torch._fused_adam_, torch._fused_adamw_):
+            kernel([one.clone()], [one.clone()], [one.clone()], [one.clone()], [],
+                   [one.clone()], amsgrad=False, lr=0.0, beta1=0.9, beta2=BETA2,
+                   weight_decay=0.0, eps=EPS, maximize=False)  # fmt: skip
+    except _ERRORS:
         return False
     return True
 
