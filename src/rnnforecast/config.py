@@ -23,7 +23,7 @@ import yaml
 from rnnforecast.errors import RnnForecastError, quoted
 
 FILL_CHOICES = ("none", "ffill", "interpolate", "zero")
-SCALER_CHOICES = ("standard", "none")
+SCALER_CHOICES = ("mase", "standard", "none")
 CELL_CHOICES = ("rnn", "lstm", "gru")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks stacked in each PyTorch weight matrix
 ACTIVATION_CHOICES = ("tanh", "relu")
@@ -160,7 +160,11 @@ class WindowConfig:
         maximum=SIZE_LIMIT,
     )
     scaler: str = _opt(
-        "standard", "per-series scaling fitted on the training part only", choices=SCALER_CHOICES
+        "standard",
+        "per-series scaling fitted on the training part only: the mean and the standard "
+        "deviation (standard) or the mean change over a season (mase: MASE's scale, so the "
+        "loss is the metric)",
+        choices=SCALER_CHOICES,
     )
 
 

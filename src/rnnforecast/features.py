@@ -119,12 +119,13 @@ def fit_scaling(
     covariates: tuple[str, ...],
     source: str,
     share: Callable[[np.ndarray], np.ndarray] = lambda stats: stats,
+    season: int = 1,
 ) -> Scaling:
     """Scaling fitted on each series' first `n_fit` points (its training part), the target's
     and the named covariates'; `share` makes every process of a distributed run agree on
     them. Series whose statistics overflow are refused, naming them."""
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
-        loc, scale = share(np.stack(fit_scaler(seen, n_fit, kind)))
+        loc, scale = share(np.stack(fit_scaler(seen, n_fit, kind, season=season)))
     check_scaling(loc, scale, seen.ids, source)
     if not covariates:
         return Scaling(loc, scale)

@@ -210,7 +210,7 @@ def _scaling(art: Artifact, panel: Panel) -> tuple[Scaling, int]:
     """The scaling of the (transformed) series of `panel`: the training statistics for series
     the model has seen, each series' own history for new ones; and how many are new."""
     kind = art.config.window.scaler
-    loc, scale = fit_scaler(panel, panel.lengths, kind)
+    loc, scale = fit_scaler(panel, panel.lengths, kind, season=art.config.data.season)
     known = pd.Series(range(len(art.series["unique_id"])), index=art.series["unique_id"])
     pos = known.reindex(panel.ids).to_numpy()
     seen = ~np.isnan(pos)

@@ -206,7 +206,7 @@ def fit(
     seen = transforms.forward(panel, kind)  # the series as the scaler and the network see them
     scaling = features.fit_scaling(
         seen, windows.scaled_part(seen.lengths, w.val_size), w.scaler, cfg.data.covariates,
-        source, distributed.broadcast_numpy,
+        source, distributed.broadcast_numpy, cfg.data.season,
     )  # fmt: skip
     series = artifact.series_facts(panel, scaling, first, last, cfg.data.covariates)
     if w.pad:  # windows may begin up to `pad` points before their series: padded copies

@@ -100,7 +100,9 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     dtype = DTYPES[precision]
     ctx = contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    loss_fn = LOSSES[cfg.loss]
+    loss_fn = LOSSES[cfg.loss]  # what training minimises; validation is always judged by the
+    # absolute error (in scaled units, the MASE with --scaler mase): the metric reported, so
+    # models trained on different losses stop early, and are compared, by the same measure
     max_norm = cfg.clip_norm if cfg.clip_norm > 0 else math.inf  # inf: measure, never clip
 
     model.to(device)
@@ -122,7 +124,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         run = _restore(resume, model, optimizer, scaler, generator, history, device, schedule)
     elif len(val_idx):  # the start (seasonal naive skip, or a warm start) is epoch 0: training
         # must beat it on validation to replace it, so it never ends worse than it began
-        history.best_val_loss = _loss(model, windows, val_idx, lookback, ctx, loss_fn)
+        history.best_val_loss = _loss(model, windows, val_idx, lookback, ctx, F.l1_loss)
     live = list(model.state_dict().values())  # share storage with the parameters
 
     for epoch in range(run.epoch, cfg.epochs + 1):
@@ -166,7 +168,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         norms = stats[:, 1]
         with _loaded(model, run.average):  # the averaged weights are the ones judged and kept
             val_loss = (
-                _loss(model, windows, val_idx, lookback, ctx, loss_fn) if len(val_idx) else math.nan
+                _loss(model, windows, val_idx, lookback, ctx, F.l1_loss) if len(val_idx) else math.nan
             )
         grads = stats[:, 1:].mean(dim=0).tolist()  # the norm, then each group's
         row = {

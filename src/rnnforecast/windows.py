@@ -39,10 +39,17 @@ def _blocks(panel: Panel) -> list[tuple[int, int, slice]]:
 
 
 def fit_scaler(
-    panel: Panel, n_fit: np.ndarray, kind: str, values: np.ndarray | None = None
+    panel: Panel,
+    n_fit: np.ndarray,
+    kind: str,
+    values: np.ndarray | None = None,
+    season: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-series (loc, scale) from each series' first `n_fit[i]` values only (of the target,
-    or of `values` [N], a covariate column).
+    or of `values` [N], a covariate column): the mean, and the standard deviation
+    ("standard") or the mean absolute change over a season ("mase": the scale MASE divides
+    by, lag 1 where a series holds one season or less), so that an error in scaled units is
+    the MASE of its window and a loss on them is the metric reported.
 
     Fitting on the training part alone keeps validation and future values out of the scaler.
     A constant series gets scale 1 so nothing divides by zero.
@@ -54,16 +61,37 @@ def fit_scaler(
     used = np.clip(n_fit, 0, panel.lengths)  # the first `used[i]` values of series i
     counts = np.maximum(used, 1).astype(np.float64)
     loc = _segment_sums(values, panel.offsets, used) / counts
-    var = np.empty(n_series)
-    for a, b, rows in _blocks(panel):  # (value - loc)^2 a block of series at a time
-        dev = np.repeat(loc[a:b], panel.lengths[a:b])
-        np.subtract(values[rows], dev, out=dev)
-        dev *= dev
-        var[a:b] = _segment_sums(dev, panel.offsets[a:b] - rows.start, used[a:b]) / counts[a:b]
-    scale = np.sqrt(var)
+    scale = _mean_change(panel, values, used, season) if kind == "mase" else None
+    if scale is None:
+        var = np.empty(n_series)
+        for a, b, rows in _blocks(panel):  # (value - loc)^2 a block of series at a time
+            dev = np.repeat(loc[a:b], panel.lengths[a:b])
+            np.subtract(values[rows], dev, out=dev)
+            dev *= dev
+            offsets = panel.offsets[a:b] - rows.start
+            var[a:b] = _segment_sums(dev, offsets, used[a:b]) / counts[a:b]
+        scale = np.sqrt(var)
     # constant: a spread within rounding of the level (relative, so 1e-100-sized data scales)
     scale[~(scale > 1e-8 * np.abs(loc))] = 1.0
     return loc, scale
+
+
+def _mean_change(
+    panel: Panel, values: np.ndarray, used: np.ndarray, season: int
+) -> np.ndarray:
+    """[S] mean |x_t - x_{t-lag}| over each series' first `used[i]` values, lag the season
+    (1 where they hold a season or less): metrics.mase_scale of every series at once."""
+    out = np.zeros(len(panel.ids))
+    lags = np.where(used > season, season, 1)
+    for lag in np.unique(lags):
+        for a, b, rows in _blocks(panel):  # |x_t - x_{t-lag}|, paired within a block
+            block = values[rows]
+            change = np.abs(block[lag:] - block[:-lag])  # change[j] pairs rows j and j + lag
+            pairs = np.maximum(used[a:b] - lag, 0)
+            sums = _segment_sums(change, panel.offsets[a:b] - rows.start, pairs)
+            mine = lags[a:b] == lag
+            out[a:b][mine] = (sums / np.maximum(pairs, 1))[mine]
+    return out
 
 
 def _segment_sums(x: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -95,6 +123,7 @@ def fit_covariate_scaler(
 ) -> tuple[np.ndarray, np.ndarray]:
     """[S, C] (loc, scale) of every covariate column per series, fitted like the target's: on
     each series' first `n_fit[i]` rows only."""
+    kind = "standard" if kind == "mase" else kind  # inputs, not errors: their spread scales them
     pairs = [fit_scaler(panel, n_fit, kind, column) for column in panel.covariates.T]
     return np.stack([p[0] for p in pairs], axis=1), np.stack([p[1] for p in pairs], axis=1)
 
