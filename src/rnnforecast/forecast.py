@@ -173,12 +173,15 @@ def _forecast(
     f = engine(x, ahead).astype(np.float64)  # [S, H] scaled, transformed units
     y = transforms.inverse(invert_scaler(f, loc, scale), last_y, kind)  # [S, H] original units
     bounds = {}
+    real = np.minimum(seen.lengths - pads, lookback)  # of each window's points, not padding
     if levels and kind == "difference":  # calibrated on the levels' errors, in changes' units
-        bounds = intervals.bounds(art.intervals, y, x[..., 0], levels, art.path, unit=scale)
+        bounds = intervals.bounds(art.intervals, y, x[..., 0], levels, art.path, scale, real)
     elif levels:  # log1p's inverse is monotone, so bounds stay bounds
         bounds = {
             name: transforms.inverse(invert_scaler(b, loc, scale), last_y, kind)
-            for name, b in intervals.bounds(art.intervals, f, x[..., 0], levels, art.path).items()
+            for name, b in intervals.bounds(
+                art.intervals, f, x[..., 0], levels, art.path, n=real
+            ).items()
         }
     return y, bounds, unseen
 

@@ -249,6 +249,7 @@ def fit(
     note(select.described(name, share, tried))
     if name == "none":  # predict reads only the network's input window
         ends = ends.tail(artifact.tail_rows(cfg))
+    final = baselines.blended(val["network"], val.get(name), share) if val else None
     scores = evaluate.validation_scores(truth, split.val_series, val, cfg, histories)
     scores["skip_start"] = {"lag": skip[0], "seasons": skip[1]}
     scores["blend"] = {"with": name, "share": share, "validation_mase": tried}
@@ -259,7 +260,7 @@ def fit(
         tail=artifact.tail_frame(ends, last, cfg.data.freq, cfg.data.covariates),
         history=pd.DataFrame(history.rows),
         metrics=scores,
-        intervals=intervals.fit(seen, split, values, engines["network"], cfg),
+        intervals=intervals.fit(seen, split, values, engines["network"], cfg, truth, final),
     )
     return TrainResult(
         model=model,

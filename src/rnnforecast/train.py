@@ -168,7 +168,9 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         norms = stats[:, 1]
         with _loaded(model, run.average):  # the averaged weights are the ones judged and kept
             val_loss = (
-                _loss(model, windows, val_idx, lookback, ctx, F.l1_loss) if len(val_idx) else math.nan
+                _loss(model, windows, val_idx, lookback, ctx, F.l1_loss)
+                if len(val_idx)
+                else math.nan
             )
         grads = stats[:, 1:].mean(dim=0).tolist()  # the norm, then each group's
         row = {

@@ -76,9 +76,7 @@ def fit_scaler(
     return loc, scale
 
 
-def _mean_change(
-    panel: Panel, values: np.ndarray, used: np.ndarray, season: int
-) -> np.ndarray:
+def _mean_change(panel: Panel, values: np.ndarray, used: np.ndarray, season: int) -> np.ndarray:
     """[S] mean |x_t - x_{t-lag}| over each series' first `used[i]` values, lag the season
     (1 where they hold a season or less): metrics.mase_scale of every series at once."""
     out = np.zeros(len(panel.ids))
