@@ -27,7 +27,7 @@ def series_csv(tmp_path_factory):
 def test_cell_contract(tmp_path, series_csv, cell, activation):
     cfg = Config().with_overrides(
         {"cell": cell, "activation": activation, "hidden_size": 16, "epochs": 60,
-         "batch_size": 64, "lr": 0.005, "horizon": H, "transform": "none"}
+         "batch_size": 64, "lr": 0.005, "horizon": H, "val_size": H, "transform": "none"}
     )  # fmt: skip
     result = pipeline.train(series_csv, tmp_path / "model", cfg)
     rows = result.history.rows

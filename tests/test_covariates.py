@@ -210,8 +210,9 @@ def test_covariate_model_directory(covariate_model):
     assert art.tail.groupby("unique_id").size().tolist() == [12, 12]
     # covariate statistics: per series, from the training part (before validation) only
     observed = frame[frame["y"].notna()]
+    val_size = art.config.window.val_size
     for i, uid in enumerate(["s0", "s1"]):
-        fit = observed[observed["unique_id"] == uid].iloc[:-HORIZON]
+        fit = observed[observed["unique_id"] == uid].iloc[:-val_size]
         for name in ("temp", "flag"):
             stats = art.series["covariates"][name]
             assert stats["loc"][i] == pytest.approx(fit[name].mean(), rel=1e-12)

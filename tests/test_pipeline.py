@@ -69,11 +69,22 @@ def test_small_data_gets_an_ensemble_by_default(default_ensemble):
     size the user gives is kept."""
     from rnnforecast.config import SMALL_DATA
 
-    small = _resolved(3, 60)  # lookback 36, horizon 12, validation 12: 1 window a series
+    small = _resolved(3, 60, val_size=12)  # lookback 36, horizon 12: 1 window a series
     assert small.model.ensemble == 3
     # 3 * (n - 12 - 36 - 12 + 1) windows of lookback 36 cross SMALL_DATA between n and n + 1
     n = SMALL_DATA // (3 * 36) + 59
-    assert _resolved(3, n).model.ensemble == 3
-    assert _resolved(3, n + 1).model.ensemble == 1
+    assert _resolved(3, n, val_size=12).model.ensemble == 3
+    assert _resolved(3, n + 1, val_size=12).model.ensemble == 1
     assert _resolved(3, 60, ensemble=1).model.ensemble == 1
     assert _resolved(3, n + 1, ensemble=5).model.ensemble == 5
+
+
+def test_validation_takes_enough_origins_where_the_series_have_room():
+    """One origin a series where a catalogue has 50 windows of one horizon anyway, or its
+    series no room to spare (a tenth of their median length); else as many as give 50
+    windows, within that room."""
+    assert _resolved(60, 60).window.val_size == 12  # 60 series: 60 windows
+    assert _resolved(3, 60).window.val_size == 12  # no room: a tenth of 60 is under 12
+    assert _resolved(1, 600).window.val_size == 12 + 49 - 1  # room for 60 - 12 + 1 = 49
+    assert _resolved(2, 3000).window.val_size == 12 + 25 - 1  # 25 each make 50
+    assert _resolved(2, 3000, val_size=24).window.val_size == 24  # given: kept

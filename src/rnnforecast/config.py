@@ -39,6 +39,7 @@ ENGINE_CHOICES = ("auto", "numpy", "torch")
 BLEND_CHOICES = ("auto", "none", "naive", "seasonal_naive", "drift", "theta")
 SMALL_DATA = 200_000  # training windows x lookback: below it, an ensemble by default
 SMALL_ENSEMBLE = 3  # members then: the median of 3 halves nottem's seed spread, 5 adds little
+MIN_VALIDATION = 50  # validation windows from which the blend and intervals are estimated on them
 LOOKBACK_CAP = 336  # longest default input window (a week of half-hours is 336)
 SIZE_LIMIT = 100_000  # longest lookback or horizon: beyond it a window cannot fit in memory
 DECIMAL_CHOICES = (".", ",")
@@ -149,7 +150,11 @@ class WindowConfig:
         maximum=SIZE_LIMIT,
     )
     val_size: int | None = _opt(
-        None, "last steps of each series held out for validation; unset: one horizon", minimum=0
+        None,
+        "last steps of each series held out for validation (its windows start at each step); "
+        "unset: one horizon, plus the steps for 50 windows in all where a tenth of the series' "
+        "median length has room for them",
+        minimum=0,
     )
     pad: int | None = _opt(
         None,

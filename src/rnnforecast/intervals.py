@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnforecast.config import Config
+from rnnforecast.config import MIN_VALIDATION, Config
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.panel import Panel
 from rnnforecast.windows import WINDOW_STD_FLOOR, gather, window_ends
@@ -41,10 +41,9 @@ MIN_ERRORS = 20  # in-sample errors a horizon step needs to get its own quantile
 # exactly would otherwise get a near-zero spread, and its errors the calibration's fattest tails
 # (bench_intervals.py, taylor's 95 % width over the MASE scale: 12.25 without it, 4.80 with it)
 STD_SHARE = 0.2
-# validation windows from which intervals are calibrated on them: out-of-sample errors of the
-# forecast as it is made (blended), against the in-sample errors of the network alone, whose
-# 80 % intervals covered 92 % of M3 monthly's development split, 98 % of M3 yearly's
-MIN_VALIDATION = 50
+# from config.MIN_VALIDATION validation windows, intervals are calibrated on them: errors out of
+# sample of the forecast as it is made (blended); the in-sample errors of the network alone gave
+# 80 % intervals that covered 92 % of M3 monthly's development split, 98 % of M3 yearly's
 VALIDATION_METHOD = "quantiles of validation errors over the input window's spread, per step"
 Engine = Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # [B, L, F], future -> [B, H]
 
@@ -139,7 +138,7 @@ def fit(
 ) -> dict[str, Any]:
     """Prediction-interval calibration: from the errors of the forecast as made (`final`
     [W, H], blended) on the validation windows (`truth`, evaluate.validation_truth) when
-    there are MIN_VALIDATION of them, errors on data the model did not train on; else from
+    there are config.MIN_VALIDATION of them, errors on data the model did not train on; else from
     the network's errors on the later half of its training windows and on the windows
     reaching into validation (see above), a sample of each when many. `seen` is the
     (transformed) panel the windows index."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnforecast import baselines, metrics
+from rnnforecast.config import MIN_VALIDATION
 
 STEP = 0.05  # shares are rounded to this: the figures say no more
 
@@ -29,15 +30,17 @@ def blend(
     """(simple forecast, its share, validation MASE of the network, each simple forecast and
     the blend) for the network's validation forecasts `forecasts["network"]` and the simple
     ones beside it (`y` [W, H] the targets of windows of `series` [W]). `asked` and `share`
-    pin what the user gave; without validation windows, the network alone (or the simple
-    forecast asked for, at `share`, or half)."""
+    pin what the user gave. With fewer than MIN_VALIDATION windows an automatic blend is
+    not weighed (one horizon of one series says little: a half-hourly series' last day gave
+    Theta two thirds of the forecast, which then did 36 % worse on the next): the network
+    alone; without any, a simple forecast asked for gets `share`, or half."""
     if asked == "none":
         return "none", 0.0, {}
     names = list(baselines.SIMPLE) if asked == "auto" else [asked]
+    if asked == "auto" and len(series) < MIN_VALIDATION:
+        return "none", 0.0, {"windows": float(len(series))}
     if not len(series):
-        return (
-            ("none", 0.0, {}) if asked == "auto" else (asked, 0.5 if share is None else share, {})
-        )
+        return asked, 0.5 if share is None else share, {}
     scores = {name: _mase(y, forecasts[name], series, mase_scales) for name in ["network", *names]}
     partner = min(names, key=scores.__getitem__)
     if share is None:
@@ -55,6 +58,11 @@ def described(name: str, share: float, scores: dict[str, float]) -> str | None:
     """What `blend` chose and why, in one line for the training summary."""
     if not scores:
         return None
+    if "network" not in scores:
+        return (
+            f"forecast: the network alone: {int(scores['windows'])} validation windows are too "
+            f"few (under {MIN_VALIDATION}) to weigh a blend with a simple forecast by"
+        )
     network = scores["network"]
     alone = ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if k not in ("network", "blend"))
     if name == "none":
