@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
-from conftest import long_frame
+from conftest import FAST, long_frame
+from typer.testing import CliRunner
 
 from rnnforecast import pipeline, train
+from rnnforecast.cli import app
 from rnnforecast.config import Config
 from rnnforecast.data import Loaded, Schema
 from rnnforecast.windows import Starts
@@ -153,3 +158,15 @@ def test_validation_loss_is_the_mean_over_all_windows_whatever_the_batches(monke
         x, y, _ = train._batch(windows, idx, lookback)
         expected = (model(x, None) - y).abs().mean().item()
     assert batched == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_time_budget_stops_training_and_keeps_the_best(tmp_path, long_csv):
+    """With --budget spent, no further epoch begins: training stops after its first with the
+    reason recorded, and the model is written."""
+    model = tmp_path / "m"
+    args = ["train", long_csv, "--out", model, *FAST, "--epochs", 50, "--budget", "1e-9"]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((model / "metrics.json").read_text())
+    assert scores["stop_reason"] == "budget"
+    assert len(pd.read_csv(model / "history.csv")) == 1

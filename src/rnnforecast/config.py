@@ -269,6 +269,13 @@ class TrainConfig:
         choices=SCHEDULE_CHOICES,
     )
     patience: int = _opt(20, "epochs without a better validation loss before stopping", minimum=1)
+    budget: float = _opt(
+        3600.0,
+        "seconds training may take at most (an ensemble's members share them): no epoch begins "
+        "after it, and the best so far is kept; such a run is not reproducible to the bit, as "
+        "where it stops depends on the machine's speed; 0: no limit",
+        minimum=0.0,
+    )
     ema: float = _opt(
         0.98,
         "validate and keep a moving average of the weights, updated each step with this decay "

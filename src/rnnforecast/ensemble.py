@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,7 @@ def fit_members(
     done = list(state.get("members", [])) if state is not None else []
     histories = _resumed_histories(state, done, cfg, resume, network) if state is not None else []
     resumed = len(done)  # the member a checkpoint stopped in: the only one it continues
+    ends = time.perf_counter() + (cfg.train.budget or math.inf)
     for k in range(resumed, cfg.model.ensemble):
         if cfg.model.ensemble > 1:
             cell = cfg.model.member(k).cell
@@ -68,12 +71,14 @@ def fit_members(
         if start is not None:
             model.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in start[k].items()})
         member_cfg = dataclasses.replace(cfg.train, seed=cfg.train.seed + k)
+        now = time.perf_counter()
         try:
             with train.flush_denormals():
                 histories.append(
                     train.fit(
                         model, values, split.train_starts, split.val_starts, w.lookback,
                         member_cfg, on_epoch, state if k == resumed else None,
+                        deadline=now + (ends - now) / (cfg.model.ensemble - k),  # a fair share
                     )
                 )  # fmt: skip
         except train.Interrupted as stop:

@@ -132,7 +132,9 @@ class Reporter:
         shape = f"{cells} {m.layers}x{m.hidden_size}" + _extras(m.layer_norm, cfg.data.transform)
         if m.ensemble > 1:
             shape += f", median of {m.ensemble} members (epochs: the first)"
-        ended = "early stopping" if h.stop_reason == "early_stopping" else "epoch limit"
+        ended = {"early_stopping": "early stopping", "budget": "the time budget (--budget)"}.get(
+            h.stop_reason, "epoch limit"
+        )
         self.note(
             f"trained {shape} on {result.n_series} series ({result.n_train_windows} training, "
             f"{result.n_val_windows} validation windows) in {result.seconds:.1f} s on {h.device}; "

@@ -51,7 +51,7 @@ class History:
     rows: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     best_val_loss: float = math.nan
-    stop_reason: str = "max_epochs"  # max_epochs or early_stopping
+    stop_reason: str = "max_epochs"  # max_epochs, early_stopping or budget
     device: str = "cpu"
     precision: str = "fp32"
 
@@ -80,18 +80,23 @@ def fit(
     cfg: TrainConfig,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     resume: dict[str, Any] | None = None,
+    deadline: float = math.inf,
 ) -> History:
     """Train `model` on windows of `values` [N, F] starting at `train_starts`; early-stop on
-    the loss of the `val_starts` windows; return with the best weights loaded.
+    the loss of the `val_starts` windows; return with the best weights loaded. No epoch
+    begins after `deadline` (time.perf_counter()'s clock): the time budget.
 
     Ctrl-C or SIGTERM stops it at the end of the current batch by raising `Interrupted`,
     whose state, given back as `resume`, continues the run to the same result bit for bit.
     """
     with _stop_requests() as stop:
-        return _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resume, stop)
+        return _loop(
+            model, values, train_starts, val_starts, lookback, cfg, on_epoch, resume, stop,
+            deadline,
+        )  # fmt: skip
 
 
-def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resume, stop):
+def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resume, stop, deadline):
     device = distributed.local_device(resolve_device(cfg.device))
     precision = resolve_precision(cfg.precision, device)
     history = History(device=str(device), precision=precision)
@@ -203,6 +208,9 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
             run.best = _clone(run.average) if run.average is not None else _snapshot(model)
         elif epoch - history.best_epoch >= cfg.patience:
             history.stop_reason = "early_stopping"
+            break
+        if distributed.any_process(time.perf_counter() > deadline, device):
+            history.stop_reason = "budget"
             break
 
     model.load_state_dict(run.best)
