@@ -167,67 +167,20 @@ def fit(
     """Train a model on loaded data (a frame is made compact first); the result holds the
     model in memory, unsaved. `resume` is a checkpoint of an interrupted run of the same data
     and settings."""
-    from rnnforecast import distributed, ensemble, train
+    from rnnforecast import ensemble, train
 
     started = time.perf_counter()
-    notes: list[str] = []
-
-    def note(msg: str | None) -> None:
-        if msg:
-            notes.append(msg)
-            if on_note is not None:
-                on_note(msg)
-
-    for msg in loaded.notes:
-        note(msg)
-    if loaded.future is not None and len(loaded.future):
-        note(
-            f"{len(loaded.future)} rows after the last observed y of their series hold future "
-            "covariates only; they are for predict, not trained on"
-        )
-    if isinstance(loaded, data.Loaded):
-        loaded = data.compact(loaded, cfg.data.covariates, times=cfg.model.calendar)
-    asked, source = cfg.data.transform, loaded.source
-    cfg = defaults.resolve(cfg, loaded.schema, loaded.panel)
-    for msg in defaults.described(cfg, len(loaded.panel.ids), asked):
-        note(msg)
-    panel, first, last = loaded.panel, loaded.first, loaded.last
-    defaults.trainable(panel, cfg, source)
-    del loaded  # `train` hands the series over: what follows frees them once windowed
-    w, kind = cfg.window, cfg.data.transform
-    lost = transforms.LOST[kind]
-    short = panel.ids[panel.lengths < forecast.MIN_POINTS + lost]
-    if len(short):
-        note(forecast.short_note(short, forecast.MIN_POINTS + lost))
-    # what the model directory keeps of the data (a difference needs one more point): the
-    # points now, as rows once training is done and the series' values are freed
-    ends = panel.tail(artifact.tail_rows(cfg))
-
-    seen = transforms.forward(panel, kind)  # the series as the scaler and the network see them
-    scaling = features.fit_scaling(
-        seen, windows.scaled_part(seen.lengths, w.val_size), w.scaler, cfg.data.covariates,
-        source, distributed.broadcast_numpy, cfg.data.season,
-    )  # fmt: skip
-    series = artifact.series_facts(panel, scaling, first, last, cfg.data.covariates)
-    if w.pad:  # windows may begin up to `pad` points before their series: padded copies
-        panel = panel.padded(np.full(len(panel.ids), w.pad))
-        seen = transforms.forward(panel, kind)
-    split = split_windows(seen, w.lookback, w.horizon, w.val_size)
-    note(windows.few_windows(len(split.train_starts), len(split.val_starts), w, len(panel.ids)))
-    values = features.network_inputs(
-        seen, scaling, cfg.data.freq, cfg.model.calendar, bool(w.pad)
-    )  # [N, F]
-    # the original values are read again only by validation scores: take their part now and
-    # free the [N] float64 arrays (and covariates) before the network's working set exists
-    truth = evaluate.validation_truth(panel, seen, split, cfg)
-    panel, seen = panel.layout(), seen.layout()
-
+    note = _Notes(on_note)
+    loaded, cfg = _settle(loaded, cfg, note)
+    inputs = _inputs(loaded, cfg, note)
+    del loaded  # the original series are freed: what follows reads the network's inputs
+    split, values = inputs.split, inputs.values
     skip = baselines.skip_start(
-        values[:, 0], split.train_starts, w.lookback, w.horizon, cfg.data.season, kind,
-        cfg.model.norm,
+        values[:, 0], split.train_starts, cfg.window.lookback, cfg.window.horizon,
+        cfg.data.season, cfg.data.transform, cfg.model.norm,
     )  # fmt: skip
     if cfg.model.skip == "linear" and start is None:
-        note(f"the linear skip starts as {baselines.start_name(*skip, kind)}")
+        note(f"the linear skip starts as {baselines.start_name(*skip, cfg.data.transform)}")
     if start is not None:
         ensemble.check_warm_start(start.config, cfg, start.path)
         note(f"warm start from {start.path} (its best epoch {start.metrics.get('best_epoch')})")
@@ -240,38 +193,135 @@ def fit(
     engines = {"network": forecast.engine_for(cfg.model, weights, "torch", history.device)}
     for k, part in enumerate(members if len(members) > 1 else []):  # what the median adds
         engines[f"member {k}"] = forecast.engine_for(cfg.model.member(k), part, "torch")
-    val = evaluate.validation_forecasts(truth, split, values, scaling, engines, cfg)
-    m = cfg.model
-    name, share, tried = select.blend(
-        val, truth.y, split.val_series, truth.mase_scales, m.blend, m.blend_share
-    )
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(m, blend=name, blend_share=share))
-    note(select.described(name, share, tried))
-    if name == "none":  # predict reads only the network's input window
-        ends = ends.tail(artifact.tail_rows(cfg))
-    final = baselines.blended(val["network"], val.get(name), share) if val else None
-    scores = evaluate.validation_scores(truth, split.val_series, val, cfg, histories)
-    scores["skip_start"] = {"lag": skip[0], "seasons": skip[1]}
-    scores["blend"] = {"with": name, "share": share, "validation_mase": tried}
+    val = evaluate.validation_forecasts(inputs.truth, split, values, inputs.scaling, engines, cfg)
+    cfg, final, scores = _choose(val, inputs, cfg, histories, skip, note)
     model = artifact.Artifact(
         config=cfg,
         weights=weights,
-        series=series,
-        tail=artifact.tail_frame(ends, last, cfg.data.freq, cfg.data.covariates),
+        series=inputs.series,
+        tail=artifact.tail_frame(
+            inputs.ends.tail(artifact.tail_rows(cfg)),
+            inputs.last,
+            cfg.data.freq,
+            cfg.data.covariates,
+        ),  # fmt: skip
         history=pd.DataFrame(history.rows),
         metrics=scores,
-        intervals=intervals.fit(seen, split, values, engines["network"], cfg, truth, final),
+        intervals=intervals.fit(
+            inputs.seen, split, values, engines["network"], cfg, inputs.truth, final
+        ),
     )
     return TrainResult(
         model=model,
         history=history,
-        n_series=len(panel.ids),
+        n_series=len(inputs.seen.ids),
         n_train_windows=len(split.train_starts),
         n_val_windows=len(split.val_starts),
         seconds=time.perf_counter() - started,
-        notes=notes,
+        notes=note.lines,
         warnings=train.diagnose(history.rows, cfg.train.clip_norm, cfg.model.member(0)),
     )
+
+
+@dataclass
+class _Notes:
+    """Notes of a run: kept for the result and passed on as they come."""
+
+    on_note: Notify | None
+    lines: list[str] = field(default_factory=list)
+
+    def __call__(self, msg: str | None) -> None:
+        if msg:
+            self.lines.append(msg)
+            if self.on_note is not None:
+                self.on_note(msg)
+
+
+def _settle(
+    loaded: data.Loaded | data.Compact, cfg: Config, note: _Notes
+) -> tuple[data.Compact, Config]:
+    """The data as arrays and every unset setting taken from them, each said once; refuses
+    data no window can be made of."""
+    for msg in loaded.notes:
+        note(msg)
+    if loaded.future is not None and len(loaded.future):
+        note(
+            f"{len(loaded.future)} rows after the last observed y of their series hold future "
+            "covariates only; they are for predict, not trained on"
+        )
+    if isinstance(loaded, data.Loaded):
+        loaded = data.compact(loaded, cfg.data.covariates, times=cfg.model.calendar)
+    asked = cfg.data.transform
+    cfg = defaults.resolve(cfg, loaded.schema, loaded.panel)
+    for msg in defaults.described(cfg, len(loaded.panel.ids), asked):
+        note(msg)
+    defaults.trainable(loaded.panel, cfg, loaded.source)
+    need = forecast.MIN_POINTS + transforms.LOST[cfg.data.transform]
+    short = loaded.panel.ids[loaded.panel.lengths < need]
+    if len(short):
+        note(forecast.short_note(short, need))
+    return loaded, cfg
+
+
+@dataclass
+class _Inputs:
+    """The data as the network reads them, and what the model directory and the validation
+    scores keep of the original series once their values are freed."""
+
+    split: windows.Split
+    values: np.ndarray  # [N, F] the network's input channels
+    scaling: features.Scaling
+    seen: Panel  # the transformed (and padded) series' layout, without their values
+    truth: evaluate.Truth
+    series: pd.DataFrame  # series.json
+    ends: Panel  # each series' last points, for the stored tail
+    last: pd.DatetimeIndex  # each series' last timestamp
+
+
+def _inputs(loaded: data.Compact, cfg: Config, note: _Notes) -> _Inputs:
+    """Transform, scale, pad and window the series, and build the network's inputs: the
+    same functions forecasting calls (features), on the training part's statistics."""
+    from rnnforecast import distributed
+
+    panel, w, kind = loaded.panel, cfg.window, cfg.data.transform
+    seen = transforms.forward(panel, kind)  # the series as the scaler and the network see them
+    scaling = features.fit_scaling(
+        seen, windows.scaled_part(seen.lengths, w.val_size), w.scaler, cfg.data.covariates,
+        loaded.source, distributed.broadcast_numpy, cfg.data.season,
+    )  # fmt: skip
+    series = artifact.series_facts(panel, scaling, loaded.first, loaded.last, cfg.data.covariates)
+    ends = panel.tail(artifact.tail_rows(cfg))  # the longest tail predict may need
+    if w.pad:  # windows may begin up to `pad` points before their series: padded copies
+        panel = panel.padded(np.full(len(panel.ids), w.pad))
+        seen = transforms.forward(panel, kind)
+    split = split_windows(seen, w.lookback, w.horizon, w.val_size)
+    note(windows.few_windows(len(split.train_starts), len(split.val_starts), w, len(panel.ids)))
+    values = features.network_inputs(seen, scaling, cfg.data.freq, cfg.model.calendar, bool(w.pad))
+    truth = evaluate.validation_truth(panel, seen, split, cfg)
+    return _Inputs(split, values, scaling, seen.layout(), truth, series, ends, loaded.last)
+
+
+def _choose(
+    val: dict[str, np.ndarray],
+    inputs: _Inputs,
+    cfg: Config,
+    histories: list[Any],
+    skip: tuple[int, int],
+    note: _Notes,
+) -> tuple[Config, np.ndarray | None, dict[str, Any]]:
+    """The blend validation prefers (select.blend), saved in the settings; the validation
+    forecast as it will be made, and the scores metrics.json keeps (with the skip's start)."""
+    m, truth = cfg.model, inputs.truth
+    name, share, tried = select.blend(
+        val, truth.y, inputs.split.val_series, truth.mase_scales, m.blend, m.blend_share
+    )
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(m, blend=name, blend_share=share))
+    note(select.described(name, share, tried))
+    final = baselines.blended(val["network"], val.get(name), share) if val else None
+    scores = evaluate.validation_scores(truth, inputs.split.val_series, val, cfg, histories)
+    scores["skip_start"] = {"lag": skip[0], "seasons": skip[1]}
+    scores["blend"] = {"with": name, "share": share, "validation_mase": tried}
+    return cfg, final, scores
 
 
 def _not_a_model(data_path: str | Path | None) -> None:
