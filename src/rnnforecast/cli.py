@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 
 from rnnforecast import __version__
 from rnnforecast.config import flat_fields, option_help
+from rnnforecast.errors import STOP_SIGNALS
 
 EXIT_CODES = (
     "Exit codes: 0 success; 1 unexpected error (a bug: rerun with --debug and report it); "
@@ -30,10 +31,6 @@ EXIT_CODES = (
     "4 model directory locked by another run; 130 interrupted (Ctrl-C, SIGTERM, SIGHUP); "
     "141 stdout closed early (e.g. piped into head)."
 )
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
-)  # handled like Ctrl-C: partial outputs get cleaned up
-GRACE = 30.0  # seconds `train --nproc` workers get to stop and save a checkpoint, then killed
 
 
 class _Group(TyperGroup):
@@ -250,10 +247,10 @@ def train(
     if nproc > 1 and not _in_torchrun():
 
         def launch(reporter) -> int:
-            from rnnforecast import pipeline
+            from rnnforecast import launch, pipeline
 
             pipeline.check_train_out(out, force)  # before starting any process
-            return _launch_workers(nproc)
+            return launch.workers(nproc, sys.argv[1:])
 
         raise typer.Exit(_run(launch, True, False, debug))
 
@@ -298,103 +295,6 @@ def _in_torchrun(worker: bool = False) -> bool:
     if worker:
         return os.environ.get("RANK", "0") != "0"
     return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def _launch_workers(nproc: int) -> int:
-    """`train --nproc N`: this command as the N processes of one torch.distributed job on
-    this machine, with the environment `torchrun --standalone --nproc-per-node N` gives them;
-    returns the job's exit code.
-
-    This process stays in charge, so no worker outlives it or keeps the lock: Ctrl-C, SIGTERM
-    or SIGHUP is passed on to every worker (each stops after its batch, rank 0 saving the
-    checkpoint), a failed worker stops the others, one still running GRACE seconds later is
-    killed, and on Linux a worker is sent SIGTERM if this process dies. Rank 0 prints; the
-    others' messages are shown only when one of them alone failed.
-    """
-    import os
-    import socket
-    import subprocess
-    import tempfile
-    import time
-
-    from rnnforecast.errors import ExitCode, RnnForecastError
-
-    args, skip = [], False
-    for arg in sys.argv[1:]:  # the same command without --nproc
-        if not skip and not arg.startswith("--nproc"):
-            args.append(arg)
-        skip = arg == "--nproc"
-    with socket.socket() as probe:  # a free port for the job's rendezvous
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-           "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc), "GROUP_RANK": "0"}  # fmt: skip
-    env.setdefault("OMP_NUM_THREADS", "1")  # as torchrun does: N processes share the cores
-    stops: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: stops.append(signum))
-                for s in (signal.SIGINT, *STOP_SIGNALS)}  # fmt: skip
-    workers: list[subprocess.Popen] = []
-    logs: list[Any] = []
-    try:
-        for rank in range(nproc):
-            logs.append(None if rank == 0 else tempfile.TemporaryFile())
-            workers.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "rnnforecast", *args],
-                    env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
-                    stdout=None if rank == 0 else subprocess.DEVNULL,
-                    stderr=logs[-1],
-                    preexec_fn=_die_with_parent,
-                )
-            )
-        deadline = None
-        while any(w.poll() is None for w in workers):
-            failed = any(w.returncode not in (None, 0) for w in workers)
-            if deadline is None and (stops or failed):
-                for w in workers:
-                    if w.poll() is None:
-                        w.send_signal(signal.SIGTERM)
-                deadline = time.monotonic() + GRACE
-            elif deadline is not None and time.monotonic() > deadline:
-                for w in workers:
-                    if w.poll() is None:
-                        w.kill()
-            time.sleep(0.05)
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-            w.wait()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    codes = [w.returncode for w in workers]
-    if stops:
-        return int(ExitCode.INTERRUPTED)
-    if codes[0] > 0:
-        return codes[0]  # rank 0 said why
-    if codes[0] < 0:
-        raise RnnForecastError(f"training worker rank 0 was killed by signal {-codes[0]}",
-                               ExitCode.BUG)  # fmt: skip
-    for rank, code in enumerate(codes):
-        if code:
-            logs[rank].seek(0)
-            said = logs[rank].read().decode("utf-8", "replace").strip().splitlines()
-            last = said[-1].removeprefix("error: ") if said else f"exit code {code}"
-            raise RnnForecastError(
-                f"training worker rank {rank} failed: {last}",
-                ExitCode(code) if code in iter(ExitCode) else ExitCode.BUG,
-            )
-    return 0
-
-
-def _die_with_parent() -> None:
-    """In a child before exec: ask Linux to send it SIGTERM when its parent dies."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the parent's handlers still stop it
-        pass
 
 
 @app.command()

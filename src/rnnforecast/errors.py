@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reprlib
+import signal
 from enum import IntEnum, unique
 
 # non-text values in messages: nested lists (a YAML alias bomb) print a few items a level
@@ -21,6 +22,11 @@ class ExitCode(IntEnum):
     LOCKED = 4  # the model directory is locked by another run
     INTERRUPTED = 130  # Ctrl-C, SIGTERM or SIGHUP
     BROKEN_PIPE = 141  # stdout closed before all was written (`| head`): 128 + SIGPIPE
+
+
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)  # handled like Ctrl-C (exit INTERRUPTED): partial outputs get cleaned up
 
 
 class RnnForecastError(Exception):
