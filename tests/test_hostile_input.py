@@ -118,7 +118,7 @@ def test_a_merged_key_may_be_overridden_but_not_given_twice(tmp_path):
     ("text", "expected"),
     [
         ("window:\n  horizon: 010\n", 10),  # YAML 1.1: octal 8; --horizon 010: 10
-        ("window:\n  horizon: 1:30\n", "window.horizon must be of type int, got '1:30'"),  # base 60: 90
+        ("window:\n  horizon: 1:30\n", "window.horizon must be of type int, got '1:30'"),  # 90
         ("window:\n  horizon: 0x10\n", "window.horizon must be of type int, got '0x10'"),  # 16
         ("train:\n  lr: 1:30.5\n", "train.lr must be of type float, got '1:30.5'"),  # 90.5
     ],
