@@ -291,29 +291,6 @@ def test_train_says_where_the_skip_starts(tmp_path):
     )
 
 
-def test_help_shows_every_default_and_every_choice_set():
-    """rich took "[default: 16]" for a style tag and dropped it from all but four options."""
-    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-
-    def line(flag: str) -> str:
-        return next(x for x in lines if f" {flag} " in x)
-
-    assert "[default: 16]" in line("--hidden-size")
-    assert "[default: lstm]" in line("--cell") and "<rnn|lstm|gru>" in line("--cell")
-    assert "<mae|mse|huber>" in line("--loss") and "[default: mae]" in line("--loss")
-    assert "[default: --no-residual]" in line("--residual")
-    assert "[default: unset]" in line("--lookback")
-
-
-def test_choices_are_read_case_insensitively(tmp_path, long_csv):
-    result = runner.invoke(app, ["train", str(long_csv), "--out", str(tmp_path / "m"),
-                                 "--cell", "GRU", *FAST])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "cell: gru" in (tmp_path / "m" / "config.yaml").read_text()
-
-
 @pytest.mark.parametrize(("command", "panel"), [("predict", "Predict"), ("evaluate", "Evaluate")])
 def test_a_commands_few_settings_share_one_panel(command, panel):
     """predict's --device stood alone in a "Training" panel, evaluate's --fill in "Data"."""
