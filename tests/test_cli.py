@@ -270,7 +270,7 @@ def test_ensemble_of_different_cells_reports_each_member(tmp_path, long_csv):
     np.testing.assert_allclose(forecasts["numpy"]["y_hat"], forecasts["torch"]["y_hat"], rtol=1e-5)
     assert "lstm, gru, 1 x 8 units" in invoke("info", model).stdout
     bad = invoke("train", long_csv, "--out", tmp_path / "n", "--ensemble-cells", "lstm,grux")
-    assert bad.exit_code == 2 and "model.ensemble_cells: 'grux'" in bad.stderr
+    assert bad.exit_code == 2 and "--ensemble-cells: 'grux'" in bad.stderr
     assert not (tmp_path / "n").exists()
 
 

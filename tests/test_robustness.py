@@ -145,7 +145,8 @@ def test_every_series_is_forecast_however_short(tmp_path):
         forecast = pd.read_csv(io.StringIO(out.stdout))
         assert forecast.groupby("unique_id").size().to_dict() == {f"s{i}": 6 for i in range(4)}
         one = forecast[forecast["unique_id"] == "s2"]["y_hat"]
-        assert (one == frame[frame["unique_id"] == "s2"]["y"].iloc[-1]).all()  # naive
+        last = np.float32(frame[frame["unique_id"] == "s2"]["y"].iloc[-1])  # written at float32
+        assert (one.astype(np.float32) == last).all()  # naive
 
 
 def test_diverged_training_exits_3_and_writes_nothing(tmp_path):
