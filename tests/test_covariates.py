@@ -129,8 +129,8 @@ def test_covariates_listed_twice_are_refused():
     with pytest.raises(RnnForecastError) as err:
         Config().with_overrides({"past_covariates": "temp,flag", "future_covariates": "flag"})
     assert str(err.value) == (
-        "data: covariate 'flag' is listed twice; name each column once, in past_covariates or "
-        "in future_covariates"
+        "covariate 'flag' is listed twice; name each column once, in --past-covariates or in "
+        "--future-covariates"
     )
 
 

@@ -82,7 +82,7 @@ def test_a_target_listed_twice_is_named(tmp_path):
     frame = long_frame(1).drop(columns="unique_id")
     frame.assign(z=frame["y"] * 2).to_csv(path, index=False)
     result = invoke("train", path, "--out", tmp_path / "m", "--target", "y,z,y", *FAST)
-    assert_clean_error(result, "data.target: column 'y' is listed twice")
+    assert_clean_error(result, "--target: column 'y' is listed twice")
 
 
 def show(tmp_path, text: str):
@@ -118,9 +118,9 @@ def test_a_merged_key_may_be_overridden_but_not_given_twice(tmp_path):
     ("text", "expected"),
     [
         ("window:\n  horizon: 010\n", 10),  # YAML 1.1: octal 8; --horizon 010: 10
-        ("window:\n  horizon: 1:30\n", "horizon must be of type int, got '1:30'"),  # base 60: 90
-        ("window:\n  horizon: 0x10\n", "horizon must be of type int, got '0x10'"),  # 16
-        ("train:\n  lr: 1:30.5\n", "lr must be of type float, got '1:30.5'"),  # 90.5
+        ("window:\n  horizon: 1:30\n", "window.horizon must be of type int, got '1:30'"),  # 90
+        ("window:\n  horizon: 0x10\n", "window.horizon must be of type int, got '0x10'"),  # 16
+        ("train:\n  lr: 1:30.5\n", "train.lr must be of type float, got '1:30.5'"),  # 90.5
     ],
 )  # fmt: skip
 def test_config_numbers_read_as_their_flags_read_them(tmp_path, text, expected):
@@ -196,7 +196,7 @@ def test_numbers_with_dots_and_commas_are_not_taken_for_dates(tmp_path, flags):
 def test_a_device_that_is_no_device_is_refused_by_predict_too(tmp_path, long_csv):
     assert invoke("train", long_csv, "--out", tmp_path / "m", *FAST).exit_code == 0
     result = invoke("predict", "--model", tmp_path / "m", "--device", "tpu")
-    assert_clean_error(result, "--device tpu: not a device", "use auto, cpu, cuda or cuda:N")
+    assert_clean_error(result, "--device: 'tpu' is not a device", "use auto, cpu, cuda or cuda:N")
 
 
 def test_a_season_longer_than_every_series_is_refused(tmp_path, long_csv):

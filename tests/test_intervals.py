@@ -234,12 +234,12 @@ def test_edited_calibration_is_refused(tmp_path, model_dir):
 @pytest.mark.parametrize(
     ("levels", "message"),
     [
-        ("0", "predict.intervals: 0 is not a level in (0, 100); give percentages such as 80,95"),
-        ("80,100", "predict.intervals: 100 is not a level in (0, 100); give percentages such "
+        ("0", "--intervals: 0 is not a level in (0, 100); give percentages such as 80,95"),
+        ("80,100", "--intervals: 100 is not a level in (0, 100); give percentages such "
                    "as 80,95"),
-        ("abc", "option: intervals: 'abc' is not a whole percentage; give levels such as 80,95"),
-        ("80.5", "option: intervals: '80.5' is not a whole percentage; give levels such as 80,95"),
-        (",", "option: intervals gives no level; give levels such as 80,95"),
+        ("abc", "--intervals: 'abc' is not a whole percentage; give levels such as 80,95"),
+        ("80.5", "--intervals: '80.5' is not a whole percentage; give levels such as 80,95"),
+        (",", "--intervals gives no level; give levels such as 80,95"),
     ],
 )  # fmt: skip
 def test_bad_levels_exit_2_with_one_line(model_dir, levels, message):

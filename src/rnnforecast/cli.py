@@ -35,9 +35,11 @@ EXIT_CODES = (
 
 class _Group(TyperGroup):
     """The command group, whose usage errors (an unknown option, a bad value) are one
-    `error:` line and exit 2, like every other error."""
+    `error:` line and exit 2, like every other error, even where stderr is no terminal (a
+    cron log), and whose commands' --help shows every default (`_explain`)."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        _help_colours()
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except typer.TyperException as e:  # click's usage errors
@@ -67,6 +69,60 @@ class _Group(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         with _printing_help():  # a command's own errors are mapped in _run: these are click's
             return super().invoke(ctx)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _explain(command, ctx)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _explain(self, ctx)
+        super().format_help(ctx, formatter)
+
+
+def _explain(command: Any, ctx: Any) -> None:
+    """Once per command, its --help as a user reads it: every option's help ends with its
+    default (a setting's as config.py gives it, passed as `show_default` text), a flag shows
+    no value placeholder, an argument is named as the command's help names it (DATA); help
+    text is shown as written, never read as rich markup ("[default: 16]" is no style tag)."""
+    if getattr(command, "_explained", False):
+        return
+    command._explained = True
+    for param in command.get_params(ctx):
+        if param.param_type_name == "argument":
+            param.metavar = param.metavar or param.name.upper()
+            continue
+        if param.is_flag:
+            param.metavar = ""  # rich would show <bool>
+        text = param.help or ""
+        if param.expose_value and not param.is_eager:  # --help, --version...: actions
+            text = f"{text} [default: {_default_text(param)}]".strip()
+        param.help, param.show_default = escape(text), False
+
+
+def _default_text(param: Any) -> str:
+    """An option's default as its help shows it: text given as `show_default`, the flag that
+    is in force for a --x/--no-x pair, off for a lone flag, none for no value."""
+    if isinstance(param.show_default, str):
+        return param.show_default
+    if param.is_flag and param.secondary_opts:
+        return param.opts[-1] if param.default else param.secondary_opts[-1]
+    if param.is_flag:
+        return "on" if param.default else "off"
+    return "none" if param.default is None else str(param.default)
+
+
+def _help_colours() -> None:
+    """NO_COLOR: --help without styles, as every other output (typer's own switch for it)."""
+    import os
+
+    no_color = bool(os.environ.get("NO_COLOR"))
+    rich_utils = sys.modules.get("typer.rich_utils")
+    if no_color and rich_utils is None:
+        from typer import rich_utils
+    if rich_utils is not None:
+        rich_utils.COLOR_SYSTEM = None if no_color else "auto"
 
 
 @contextlib.contextmanager
@@ -102,7 +158,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-config_app = typer.Typer(help="Write or show YAML configs.", no_args_is_help=True)
+config_app = typer.Typer(cls=_Group, help="Write or show YAML configs.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
 TRAINING = ("data", "window", "model", "train")
@@ -149,18 +205,16 @@ def config_options(
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
         params = []
-        choices: dict[str, tuple[str, ...]] = {}
         for section, key, kind in flat_fields():
             if section not in names and key not in names:
                 continue
             flag = "--" + key.replace("_", "-")
             decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
             decls += [SHORT_FLAGS[key]] if key in SHORT_FLAGS else []
-            text, default, choices[key] = option_help(key)
-            option = typer.Option(  # escaped: rich would take "[default: 16]" for a style tag
-                *decls, help=escape(f"{text} [default: {default}]"),
-                metavar=f"<{'|'.join(choices[key])}>" if choices[key] else None,
-                rich_help_panel=panel or PANELS[section], show_default=False,
+            text, default, shown = option_help(key)
+            option = typer.Option(  # the default is None (not given): show the setting's
+                *decls, help=text, metavar=f"<{shown}>" if shown else None,
+                rich_help_panel=panel or PANELS[section], show_default=default,
             )  # fmt: skip
             params.append(
                 inspect.Parameter(
@@ -174,7 +228,7 @@ def config_options(
 
         @functools.wraps(func)
         def command(**kwargs: Any) -> None:
-            given = {k: _choice(kwargs.pop(k), choices[k]) for k in keys}
+            given = {k: kwargs.pop(k) for k in keys}
             func(**kwargs, overrides={k: v for k, v in given.items() if v is not None})
 
         own = inspect.signature(func, eval_str=True)
@@ -184,15 +238,6 @@ def config_options(
         return command
 
     return decorate
-
-
-def _choice(value: Any, choices: tuple[str, ...]) -> Any:
-    """A value of a set as the set writes it, whatever its case (--cell LSTM is lstm); any
-    other value as given, for the config's check to name."""
-    if isinstance(value, str) and value not in choices:
-        same = [c for c in choices if c.lower() == value.lower()]
-        return same[0] if len(same) == 1 else value
-    return value
 
 
 def _version(value: bool) -> None:

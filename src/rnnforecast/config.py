@@ -13,7 +13,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,10 +61,13 @@ def _opt(
     choices: tuple[str, ...] = (),
     minimum: float | None = None,
     maximum: float | None = None,
+    shown: str | None = None,
 ):
     """A field with its help text and checks kept beside its default; `maximum` bounds the
-    absurd (sizes that would exhaust memory), not the merely unusual."""
+    absurd (sizes that would exhaust memory), not the merely unusual; `shown` is what --help
+    lists as its values where they are no closed set of `choices` (cuda:N)."""
     meta = {"help": help, "choices": choices, "minimum": minimum, "maximum": maximum}
+    meta["shown"] = shown or "|".join(choices) or None
     return field(default=default, metadata=meta)
 
 
@@ -214,6 +217,7 @@ class ModelConfig:
         None,
         "the members' cells in turn, e.g. lstm,gru,rnn (member k gets the k-th, cycling); "
         "unset: every member is --cell",
+        shown=f"{'|'.join(CELL_CHOICES)},...",
     )
     skip: str = _opt(
         "linear",
@@ -291,7 +295,9 @@ class TrainConfig:
         minimum=0,
         maximum=SEED_LIMIT,
     )
-    device: str = _opt("auto", "auto (CUDA when available), cpu, cuda or cuda:N")
+    device: str = _opt(
+        "auto", "auto (CUDA when available), cpu, cuda or cuda:N", shown="auto|cpu|cuda|cuda:N"
+    )
     precision: str = _opt(
         "auto",
         "auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16, fp16",
@@ -381,7 +387,7 @@ class Config:
                 if key not in valid:
                     raise RnnForecastError(_unknown(f"{where}: {name}", str(key), valid))
             built[name] = section_cls(
-                **{k: _coerce(section_cls, k, v, where) for k, v in values.items()}
+                **{k: _coerce(section_cls, k, v, f"{where}: {name}.{k}") for k, v in values.items()}
             )
         try:
             return cls(**built).validated()
@@ -411,25 +417,42 @@ class Config:
             cfg = cfg.with_overrides(given, where=str(path))
         return cfg.with_overrides(overrides or {})
 
-    def with_overrides(self, overrides: dict[str, Any], where: str = "option") -> Config:
-        """A copy with flat keys replaced in whichever section owns them; None means unset."""
+    def with_overrides(self, overrides: dict[str, Any], where: str | None = None) -> Config:
+        """A copy with flat keys replaced in whichever section owns them; None means unset.
+
+        The keys come from the file `where`, whose errors name it and the key, or by default
+        from the command line, whose errors name the flag a user typed (--cell, not
+        model.cell)."""
         owners = key_sections()
         changes: dict[str, dict[str, Any]] = {}
         for key, value in overrides.items():
             if key not in owners:
-                raise RnnForecastError(_unknown(where, key, list(owners)))
+                raise RnnForecastError(_unknown(where or "option", key, list(owners)))
             section = owners[key]
             cls = _section_classes()[section]
-            changes.setdefault(section, {})[key] = _coerce(cls, key, value, where)
+            name = f"{where}: {section}.{key}" if where else f"--{_flag(key)}"
+            changes.setdefault(section, {})[key] = _coerce(cls, key, value, name)
         replaced = {
             name: dataclasses.replace(getattr(self, name), **values)
             for name, values in changes.items()
         }
-        return dataclasses.replace(self, **replaced).validated()
+        cfg = dataclasses.replace(self, **replaced)
+        if where is None:
+            return cfg.validated(flags=overrides)
+        try:
+            return cfg.validated()
+        except RnnForecastError as e:
+            raise RnnForecastError(f"{where}: {e}", e.exit_code) from None
 
-    def validated(self) -> Config:
-        """Return self, or raise naming the first setting out of its choices or range."""
-        for name, section in self._sections():
+    def validated(self, flags: Collection[str] = ()) -> Config:
+        """Return self, or raise naming the first setting out of its choices or range: by its
+        flag if `flags` (the keys given on the command line) holds it, else as section.key."""
+        owners = key_sections()
+
+        def name(key: str) -> str:
+            return f"--{_flag(key)}" if key in flags else f"{owners[key]}.{key}"
+
+        for _, section in self._sections():
             for f in dataclasses.fields(section):
                 value = getattr(section, f.name)
                 choices, minimum = f.metadata["choices"], f.metadata["minimum"]
@@ -440,80 +463,80 @@ class Config:
                     continue
                 if isinstance(value, float) and not math.isfinite(value):
                     raise RnnForecastError(
-                        f"{name}.{f.name}: {value} is not a finite number; give --{_flag(f.name)} "
-                        "a real value"
+                        f"{name(f.name)}: {value} is not a finite number; give a real value"
                     )
                 if choices and value not in choices:
-                    hint = difflib.get_close_matches(str(value)[:100], choices, n=1)
+                    hint = difflib.get_close_matches(str(value)[:100].lower(), choices, n=1)
                     guess = f"; did you mean '{hint[0]}'?" if hint else ""
                     raise RnnForecastError(
-                        f"{name}.{f.name}: '{quoted(value)}' is not one of "
+                        f"{name(f.name)}: '{quoted(value)}' is not one of "
                         f"{_choices(choices)}{guess}"
                     )
                 if minimum is not None and value < minimum:
                     raise RnnForecastError(
-                        f"{name}.{f.name}: {quoted(value)} is too small; use a value >= {minimum}"
+                        f"{name(f.name)}: {quoted(value)} is too small; use a value >= {minimum}"
                     )
                 if maximum is not None and value > maximum:
                     raise RnnForecastError(
-                        f"{name}.{f.name}: {quoted(value)} is absurdly large; use <= {maximum}"
+                        f"{name(f.name)}: {quoted(value)} is absurdly large; use <= {maximum}"
                     )
         if not 0.0 <= self.model.dropout < 1.0:
-            raise RnnForecastError(f"model.dropout: {self.model.dropout} must be in [0, 1)")
+            raise RnnForecastError(f"{name('dropout')}: {self.model.dropout} must be in [0, 1)")
         if not 0.0 <= self.train.ema < 1.0:
-            raise RnnForecastError(f"train.ema: {self.train.ema} must be in [0, 1)")
+            raise RnnForecastError(f"{name('ema')}: {self.train.ema} must be in [0, 1)")
         for cell in self.model.ensemble_cells or ():
             if cell not in CELL_CHOICES:
                 raise RnnForecastError(
-                    f"model.ensemble_cells: '{quoted(cell)}' is not one of "
+                    f"{name('ensemble_cells')}: '{quoted(cell)}' is not one of "
                     f"{', '.join(CELL_CHOICES)}"
                 )
         targets = self.data.target or ()
         again = sorted({c for c in targets if targets.count(c) > 1})
         if again:
             raise RnnForecastError(
-                f"data.target: column '{quoted(again[0])}' is listed twice; name each target "
+                f"{name('target')}: column '{quoted(again[0])}' is listed twice; name each target "
                 "column once"
             )
         names = self.data.covariates
         twice = sorted({c for c in names if names.count(c) > 1})
         if twice:
             raise RnnForecastError(
-                f"data: covariate '{quoted(twice[0])}' is listed twice; name each column once, in "
-                "past_covariates or in future_covariates"
+                f"covariate '{quoted(twice[0])}' is listed twice; name each column once, in "
+                f"{name('past_covariates')} or in {name('future_covariates')}"
             )
         for level in self.predict.intervals or ():
             if not 0 < level < 100:
                 raise RnnForecastError(
-                    f"predict.intervals: {level} is not a level in (0, 100); give percentages "
+                    f"{name('intervals')}: {level} is not a level in (0, 100); give percentages "
                     "such as 80,95"
                 )
         if not re.fullmatch(r"auto|cpu|cuda(:\d{1,4})?", self.train.device):
             raise RnnForecastError(
-                f"--device {quoted(self.train.device)}: not a device; use auto, cpu, cuda or cuda:N"
+                f"{name('device')}: '{quoted(self.train.device)}' is not a device; use auto, cpu, "
+                "cuda or cuda:N"
             )
         members = self.model.ensemble or 1
         if self.train.seed + members - 1 > SEED_LIMIT:
             raise RnnForecastError(
-                f"train.seed: {self.train.seed} and the {members - 1} seeds after it (one per "
+                f"{name('seed')}: {self.train.seed} and the {members - 1} seeds after it (one per "
                 f"ensemble member) pass {SEED_LIMIT}, the largest seed the generators take; use "
                 "a smaller --seed"
             )
-        self._check_numbers()
+        self._check_numbers(name)
         self._check_memory()
         return self
 
-    def _check_numbers(self) -> None:
+    def _check_numbers(self, name: Callable[[str], str]) -> None:
         """How numbers and dates are written must be tellable apart."""
         d = self.data
         if d.decimal is not None and d.decimal == d.thousands:
             raise RnnForecastError(
-                f"data: --decimal and --thousands are both '{d.decimal}'; numbers need two "
-                "different marks"
+                f"{name('decimal')} and {name('thousands')} are both '{d.decimal}'; numbers "
+                "need two different marks"
             )
         if d.date_format not in (None, "ISO8601") and "%" not in d.date_format:
             raise RnnForecastError(
-                f"data.date_format: '{quoted(d.date_format)}' has no strftime directive; give "
+                f"{name('date_format')}: '{quoted(d.date_format)}' has no strftime directive; give "
                 "a format such as %d/%m/%Y or %Y-%m-%d %H:%M"
             )
 
@@ -704,9 +727,9 @@ def flat_fields() -> list[tuple[str, str, type]]:
     return out
 
 
-def option_help(key: str) -> tuple[str, str, tuple[str, ...]]:
-    """A flat key's help line, its default as its flag shows it, and its choices (if a set),
-    for CLI options."""
+def option_help(key: str) -> tuple[str, str, str | None]:
+    """A flat key's help line, its default as its flag shows it, and its values as --help
+    lists them (rnn|lstm|gru; None if any value of its type), for CLI options."""
     cls = _section_classes()[key_sections()[key]]
     f = next(f for f in dataclasses.fields(cls) if f.name == key)
     flag = key.replace("_", "-")
@@ -716,7 +739,7 @@ def option_help(key: str) -> tuple[str, str, tuple[str, ...]]:
         default = f"--{flag}" if f.default else f"--no-{flag}"
     else:
         default = str(_plain(f.default))
-    return f.metadata["help"], default, f.metadata["choices"]
+    return f.metadata["help"], default, f.metadata["shown"]
 
 
 def _unknown(where: str, key: str, valid: list[str]) -> str:
@@ -730,8 +753,10 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
-    """Check a raw value against the field's type hint, converting only losslessly."""
+def _coerce(cls: type, key: str, value: Any, name: str) -> Any:
+    """Check a raw value against the field's type hint, converting only losslessly; a choice
+    in another case is the choice (LSTM is lstm) where only one matches. `name` is the
+    setting as errors call it: its flag, or its file and key."""
     hint = typing.get_type_hints(cls)[key]
     args = typing.get_args(hint)
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args
@@ -739,16 +764,16 @@ def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
     if value is None:
         if optional:
             return None
-        raise RnnForecastError(f"{where}: {key} must be set (it has no 'unset' value)")
+        raise RnnForecastError(f"{name} must be set (it has no 'unset' value)")
     if typing.get_origin(base) is tuple and typing.get_args(base)[0] is int:
-        return _levels(key, value, where)
+        return _levels(value, name)
     if typing.get_origin(base) is tuple:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
-            raise RnnForecastError(f"{where}: {key} must be a list of column names")
+            raise RnnForecastError(f"{name} must be a list of column names")
         items = tuple(v.strip() for v in items if v.strip())
         if not items:
-            raise RnnForecastError(f"{where}: {key} names no column")
+            raise RnnForecastError(f"{name} names no column")
         return items
     if isinstance(value, str) and base in (int, float):
         value = _number(value, base)  # YAML 1.1 reads 1e-3 as text; the flag reads a number
@@ -766,8 +791,18 @@ def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
                 return math.inf
     elif base is str:
         if isinstance(value, str):
-            return value
-    raise RnnForecastError(f"{where}: {key} must be of type {base.__name__}, got {_shown(value)}")
+            field = next(f for f in dataclasses.fields(cls) if f.name == key)
+            return _case(value, field.metadata["choices"])
+    raise RnnForecastError(f"{name} must be of type {base.__name__}, got {_shown(value)}")
+
+
+def _case(value: str, choices: tuple[str, ...]) -> str:
+    """A value of a set as the set writes it, whatever its case (LSTM is lstm); any other
+    value as given, for `validated` to name."""
+    if value not in choices:
+        same = [c for c in choices if c.lower() == value.lower()]
+        return same[0] if len(same) == 1 else value
+    return value
 
 
 def _shown(value: Any) -> str:
@@ -783,7 +818,7 @@ def _number(text: str, kind: type) -> Any:
         return text
 
 
-def _levels(key: str, value: Any, where: str) -> tuple[int, ...]:
+def _levels(value: Any, name: str) -> tuple[int, ...]:
     """Whole percentages from '80,95', [80, 95] or 80: sorted, each once."""
     items = value.split(",") if isinstance(value, str) else value
     items = items if isinstance(items, list | tuple) else [items]
@@ -796,9 +831,8 @@ def _levels(key: str, value: Any, where: str) -> tuple[int, ...]:
             levels.add(text)
         elif text != "":
             raise RnnForecastError(
-                f"{where}: {key}: {_shown(item)} is not a whole percentage; give levels "
-                "such as 80,95"
+                f"{name}: {_shown(item)} is not a whole percentage; give levels such as 80,95"
             )
     if not levels:
-        raise RnnForecastError(f"{where}: {key} gives no level; give levels such as 80,95")
+        raise RnnForecastError(f"{name} gives no level; give levels such as 80,95")
     return tuple(sorted(levels))

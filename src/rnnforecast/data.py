@@ -587,7 +587,7 @@ def detect_columns(
 
     def need(name: str, flag: str) -> str:
         if name not in columns:
-            why = f"the model {model} was trained on it" if model else flag
+            why = f"the model in '{model}' was trained on it" if model else flag
             raise RnnForecastError(
                 f"{path}: no column '{quoted(name)}' ({why}); columns are: {listed(columns)}"
             )

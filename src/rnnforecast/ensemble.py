@@ -77,7 +77,8 @@ def fit_members(
                 histories.append(
                     train.fit(
                         model, values, split.train_starts, split.val_starts, w.lookback,
-                        member_cfg, on_epoch, state if k == resumed else None,
+                        member_cfg, _of_member(on_epoch, k, cfg.model.ensemble),
+                        state if k == resumed else None,
                         deadline=now + (ends - now) / (cfg.model.ensemble - k),  # a fair share
                     )
                 )  # fmt: skip
@@ -89,6 +90,16 @@ def fit_members(
         done.append(model.state_dict())
     weights = [{n: v.detach().cpu().numpy() for n, v in member.items()} for member in done]
     return weights, histories
+
+
+def _of_member(
+    on_epoch: Callable[[dict[str, float]], None] | None, k: int, members: int
+) -> Callable[[dict[str, float]], None] | None:
+    """The per-epoch callback of member k of an ensemble: its rows also say which member
+    (1-based) of how many, so a progress bar that restarts for each member can say so."""
+    if on_epoch is None or members == 1:
+        return on_epoch
+    return lambda row: on_epoch({**row, "member": k + 1, "members": members})
 
 
 def check_warm_start(old: Config, new: Config, path: Path | None) -> None:

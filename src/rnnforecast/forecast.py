@@ -307,6 +307,33 @@ def dates_only(ds: pd.Series, freq: str) -> bool:
 
 
 def to_csv(frame: pd.DataFrame, dates: bool, header: bool = True) -> str:
-    """Forecast CSV text (ISO times, or dates alone); the same frame gives the same bytes."""
+    """Forecast CSV text (ISO times, or dates alone; numbers at the precision the model
+    computes them in, `float32_text`); the same frame gives the same bytes."""
     ds = frame["ds"].dt.strftime("%Y-%m-%d") if dates else frame["ds"].astype(str)
-    return frame.assign(ds=ds).to_csv(index=False, header=header, lineterminator="\n")
+    numbers = {c: float32_text(frame[c].to_numpy()) for c in frame.select_dtypes("floating")}
+    return frame.assign(ds=ds, **numbers).to_csv(index=False, header=header, lineterminator="\n")
+
+
+def float32_text(values: np.ndarray) -> np.ndarray:
+    """Each value as the shortest decimal that reads back as its float32, written out
+    positionally (443.535, not the float64 443.53499877716763 nor 4.43535e+02); NaN empty.
+    Vectorised: numpy writes a float32's shortest digits, in scientific notation from 1e6
+    (and below 1e-4), and a float64 of those same digits positionally from 1e-4 to 1e16;
+    only values beyond those are formatted one by one. A value beyond float32's normal range
+    (data at 1e-140 or 1e140 is forecast in float64 units) keeps its float64 repr."""
+    with np.errstate(over="ignore"):
+        x = values.astype(np.float32)
+    text = x.astype(str)
+    sci = np.flatnonzero(np.char.find(text, "e") >= 0)
+    text = text.astype(object)
+    if len(sci):
+        wide = text[sci].astype(np.float64).astype(str)
+        text[sci] = [
+            str(w) if "e" not in w else np.format_float_positional(v, unique=True, trim="0")
+            for w, v in zip(wide, x[sci], strict=True)
+        ]
+    normal = np.isfinite(x) & (np.abs(x) >= np.finfo(np.float32).tiny)
+    beyond = np.isfinite(values) & (values != 0) & ~normal
+    text[beyond] = [repr(float(v)) for v in values[beyond]]
+    text[np.isnan(x)] = ""
+    return text

@@ -53,6 +53,7 @@ class TrainResult:
     seconds: float
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # gradient health, in plain words
+    histories: list[Any] = field(default_factory=list)  # every member's, `history` first
 
 
 @dataclass
@@ -220,6 +221,7 @@ def fit(
         seconds=time.perf_counter() - started,
         notes=note.lines,
         warnings=train.diagnose(history.rows, cfg.train.clip_norm, cfg.model.member(0)),
+        histories=histories,
     )
 
 

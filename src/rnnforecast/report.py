@@ -72,7 +72,8 @@ class Reporter:
     def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
         no_color = bool(os.environ.get("NO_COLOR"))
         self.console = Console(file=_Unfailing(sys.stderr), no_color=no_color, highlight=False,
-                               soft_wrap=True, markup=False, emoji=False)  # fmt: skip
+                               soft_wrap=True, markup=False, emoji=False,
+                               color_system=_colours(no_color))  # fmt: skip
         self.quiet = quiet
         self.verbose = verbose and not quiet
 
@@ -110,18 +111,20 @@ class Reporter:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         progress = Progress(
-            TextColumn("epoch {task.completed}/{task.total}"),
+            TextColumn("{task.fields[member]}epoch {task.completed}/{task.total}"),
             BarColumn(),
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
         )
-        task = progress.add_task("train", total=total, status="")
+        task = progress.add_task("train", total=total, status="", member="")
         with progress:
             yield lambda row: progress.update(
-                task, completed=row["epoch"], status=_epoch_line(row, total, with_epoch=False)
-            )
+                task, completed=row["epoch"], status=_epoch_line(row, total, with_epoch=False),
+                member=f"member {row['member']:.0f}/{row['members']:.0f}  " if "member" in row
+                else "",
+            )  # fmt: skip
 
     def train_summary(self, result: Any) -> None:
         if self.quiet:
@@ -131,18 +134,16 @@ class Reporter:
         cells = ", ".join(dict.fromkeys(m.member(k).cell for k in range(m.ensemble)))
         shape = f"{cells} {m.layers}x{m.hidden_size}" + _extras(m.layer_norm, cfg.data.transform)
         if m.ensemble > 1:
-            shape += f", median of {m.ensemble} members (epochs: the first)"
-        ended = {"early_stopping": "early stopping", "budget": "the time budget (--budget)"}.get(
-            h.stop_reason, "epoch limit"
-        )
+            shape += f", median of {m.ensemble} members"
+        histories = result.histories or [h]
         self.note(
             f"trained {shape} on {result.n_series} series ({result.n_train_windows} training, "
             f"{result.n_val_windows} validation windows) in {result.seconds:.1f} s on {h.device}; "
-            f"best epoch {h.best_epoch} of {len(h.rows)} ({ended})"
+            f"{_epochs(histories)}"
         )
-        if h.best_epoch == 0 and h.rows:
+        if any(x.best_epoch == 0 and x.rows for x in histories):
             self.note(
-                "no epoch beat the starting weights on validation, so the model keeps them "
+                "where no epoch beat the starting weights on validation, the model keeps them "
                 "(with --skip linear: a naive, seasonal-naive or seasonal-profile forecast)"
             )
         scores = result.model.metrics
@@ -208,9 +209,9 @@ class Reporter:
             )
         for key, value in rows.items():
             table.add_row(key, value)
-        Console(no_color=self.console.no_color, highlight=False, markup=False, emoji=False).print(
-            table
-        )
+        no_color = self.console.no_color
+        Console(no_color=no_color, color_system=_colours(no_color), highlight=False,
+                markup=False, emoji=False).print(table)  # fmt: skip
 
     def predict_summary(self, result: Any) -> None:
         where = result.out if result.out is not None else "stdout"
@@ -249,10 +250,39 @@ def _covariate_rows(facts: dict[str, Any]) -> dict[str, str]:
 
 
 def _epoch_line(row: dict[str, float], total: int, with_epoch: bool = True) -> str:
-    text = (
-        f"train {row['train_loss']:.4f}  val {_num(row['val_loss'])}  grad {row['grad_norm']:.3g}"
-    )
+    losses = f"train {_loss(row['train_loss'])}  val {_loss(row['val_loss'])}"
+    text = f"{losses}  grad {row['grad_norm']:.3g}"
     return f"epoch {int(row['epoch'])}/{total}  {text}" if with_epoch else text
+
+
+def _loss(value: float) -> str:
+    """A loss as each epoch line shows it, training and validation alike."""
+    return f"{value:.4f}" if math.isfinite(value) else "-"
+
+
+STOPS = {"early_stopping": "early stopping", "budget": "the time budget (--budget)"}
+
+
+def _epochs(histories: list[Any]) -> str:
+    """Which epoch training kept, of how many it ran (each member's, for an ensemble), and
+    what ended it."""
+    ended = dict.fromkeys(STOPS.get(h.stop_reason, "the epoch limit") for h in histories)
+    if len(histories) == 1:
+        h = histories[0]
+        kept = (
+            f"best epoch {h.best_epoch} of {len(h.rows)}"
+            if h.best_epoch
+            else f"no epoch of {len(h.rows)} beat the starting weights"
+        )
+    else:
+        each = ", ".join(f"{h.best_epoch or 'none'} of {len(h.rows)}" for h in histories)
+        kept = f"best epochs {each} (one per member)"
+    return f"{kept}; ended by {' or '.join(ended)}"
+
+
+def _colours(no_color: bool) -> str | None:
+    """rich's colour system: none at all under NO_COLOR, where rich would still print bold."""
+    return None if no_color else "auto"
 
 
 def _extras(layer_norm: bool, transform: str) -> str:
