@@ -114,7 +114,7 @@ def train(
         with lock:
             try:  # the loaded series are not kept here: fit frees them once windowed
                 result = fit(
-                    data.load_compact(data_path, cfg.data, times=cfg.model.calendar), cfg,
+                    _load_compact(data_path, cfg), cfg,
                     on_note, on_epoch, start, checkpoint if resume else None,
                 )  # fmt: skip
             except Interrupted as stop:
@@ -131,6 +131,14 @@ def train(
                 if is_checkpoint(checkpoint):  # never a file of the user's by that name
                     checkpoint.unlink(missing_ok=True)
     return result
+
+
+def _load_compact(data_path: str | Path, cfg: Config) -> data.Compact:
+    """The training data as arrays, then the C heap's free pages given back (`data.trim_heap`)
+    before training allocates its large arrays. Returned, not kept: `fit` frees the series."""
+    loaded = data.load_compact(data_path, cfg.data, times=cfg.model.calendar)
+    data.trim_heap()
+    return loaded
 
 
 def check_train_out(out: str | Path, force: bool = False) -> None:
