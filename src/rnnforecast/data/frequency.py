@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 
 from rnnforecast.errors import RnnForecastError, quoted
+from rnnforecast.panel import lengths_of, starts_of
 
 
 def _infer_freq(frame: pd.DataFrame, same: np.ndarray, path: Path) -> str:
     """The frequency of the longest series (the others are checked against it later)."""
-    starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
-    lengths = np.diff(np.concatenate([starts, [len(frame)]]))
+    starts = starts_of(~same)
+    lengths = lengths_of(starts, len(frame))
     for i in np.argsort(-lengths, kind="stable")[:3]:
         if lengths[i] < 3:
             break

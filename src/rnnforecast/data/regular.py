@@ -14,6 +14,7 @@ import pandas as pd
 from rnnforecast.config import DataConfig
 from rnnforecast.data.frequency import _infer_freq, normalize_freq
 from rnnforecast.errors import RnnForecastError, quoted
+from rnnforecast.panel import starts_of
 
 
 def _split_future(
@@ -82,7 +83,7 @@ def _regularise(
 def _grouped(ids: np.ndarray, same: np.ndarray) -> bool:
     """Whether each series' rows are together: true at once when the runs come in sorted id
     order (the usual export), else when there are as many runs as distinct ids."""
-    heads = ids[np.concatenate([[0], np.flatnonzero(~same) + 1])]
+    heads = ids[starts_of(~same)]
     return bool((heads[1:] > heads[:-1]).all()) or len(heads) == len(pd.unique(ids))
 
 
@@ -116,6 +117,29 @@ def _fill(
     the time from row i to it, as `_neighbours` gives them); fill gaps and NaNs under `fill`,
     or raise."""
     offset = pd.tseries.frequencies.to_offset(freq)
+    gap = _gaps(frame, freq, offset, path, model, same, step)
+    columns = [c for c in frame.columns if c not in ("unique_id", "ds", "_line")]  # y, covariates
+    empty = frame[columns].isna().to_numpy()  # [N, 1 + C]
+    nan = empty.any(axis=1)
+    if fill == "none":
+        _refuse_holes(frame, freq, offset, path, columns, empty, gap)
+        return frame, []
+    if not gap.any() and not nan.any():
+        return frame, []
+    return _filled(frame, freq, fill, offset, path, columns, set(frame["unique_id"][gap | nan]))
+
+
+def _gaps(
+    frame: pd.DataFrame,
+    freq: str,
+    offset: Any,
+    path: Path,
+    model: str | None,
+    same: np.ndarray,
+    step: np.ndarray,
+) -> np.ndarray:
+    """[N] whether a gap follows each row; a time off the `freq` grid, or closer to the next
+    than a step, raises."""
     ds = frame["ds"]
     if isinstance(offset, pd.offsets.Tick):  # fixed steps: compare each step with the offset
         expected = pd.Timedelta(offset) / pd.Timedelta(1, unit=pd.DatetimeIndex(ds).unit)
@@ -142,44 +166,64 @@ def _fill(
             f"{path}: series '{quoted(uid)}': time {ds.iat[i]} (line {frame['_line'].iat[i]}) is "
             f"off the '{freq}' grid or irregular; {fix}"
         )
-    columns = [c for c in frame.columns if c not in ("unique_id", "ds", "_line")]  # y, covariates
-    empty = frame[columns].isna().to_numpy()  # [N, 1 + C]
-    nan = empty.any(axis=1)
-    if fill == "none":
-        if gap.any():
-            i = int(gap.argmax())
-            invented, grid = _to_fill(frame, i, offset, nan)
-            advice = (
-                "pass --fill ffill|interpolate|zero, or --freq if the frequency is wrong"
-                if invented <= MAX_FILL_SHARE * grid
-                else _misread(invented, grid, freq, "filling it")
-            )
-            raise RnnForecastError(
-                f"{path}: series '{quoted(frame['unique_id'].iat[i])}' has a gap after "
-                f"{ds.iat[i]} (line {frame['_line'].iat[i]}; next is {ds.iat[i + 1]}, frequency "
-                f"{freq}); {advice}"
-            )
-        if nan.any():
-            i = int(nan.argmax())
-            name = columns[int(empty[i].argmax())]
-            what = "an empty value" if name == "y" else f"an empty '{quoted(name)}'"
-            invented, grid = _to_fill(frame, i, offset, nan)
-            advice = (
-                "fill it or pass --fill ffill|interpolate|zero"
-                if invented <= MAX_FILL_SHARE * grid
-                else f"{invented:,} of its {grid:,} rows are empty, too many to fill; fill them "
-                "in the data, or leave the series out"
-            )
-            raise RnnForecastError(
-                f"{path}: series '{quoted(frame['unique_id'].iat[i])}' has {what} at line "
-                f"{frame['_line'].iat[i]}; {advice}"
-            )
-        return frame, []
-    if not gap.any() and not nan.any():
-        return frame, []
+    return gap
+
+
+def _refuse_holes(
+    frame: pd.DataFrame,
+    freq: str,
+    offset: Any,
+    path: Path,
+    columns: list[str],
+    empty: np.ndarray,
+    gap: np.ndarray,
+) -> None:
+    """Without --fill: the first gap, else the first empty value, named with the advice that
+    fits (fill it, or the dates are misread when a fill would invent too much)."""
+    ds, nan = frame["ds"], empty.any(axis=1)
+    if gap.any():
+        i = int(gap.argmax())
+        invented, grid = _to_fill(frame, i, offset, nan)
+        advice = (
+            "pass --fill ffill|interpolate|zero, or --freq if the frequency is wrong"
+            if invented <= MAX_FILL_SHARE * grid
+            else _misread(invented, grid, freq, "filling it")
+        )
+        raise RnnForecastError(
+            f"{path}: series '{quoted(frame['unique_id'].iat[i])}' has a gap after "
+            f"{ds.iat[i]} (line {frame['_line'].iat[i]}; next is {ds.iat[i + 1]}, frequency "
+            f"{freq}); {advice}"
+        )
+    if nan.any():
+        i = int(nan.argmax())
+        name = columns[int(empty[i].argmax())]
+        what = "an empty value" if name == "y" else f"an empty '{quoted(name)}'"
+        invented, grid = _to_fill(frame, i, offset, nan)
+        advice = (
+            "fill it or pass --fill ffill|interpolate|zero"
+            if invented <= MAX_FILL_SHARE * grid
+            else f"{invented:,} of its {grid:,} rows are empty, too many to fill; fill them "
+            "in the data, or leave the series out"
+        )
+        raise RnnForecastError(
+            f"{path}: series '{quoted(frame['unique_id'].iat[i])}' has {what} at line "
+            f"{frame['_line'].iat[i]}; {advice}"
+        )
+
+
+def _filled(
+    frame: pd.DataFrame,
+    freq: str,
+    fill: str,
+    offset: Any,
+    path: Path,
+    columns: list[str],
+    gappy: set,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The `gappy` series reindexed onto the full grid and their gaps and empty values filled
+    by `fill` (the others as they are), with a note for each series filled."""
     notes = []
     repaired = []
-    gappy = set(frame["unique_id"][gap | nan])
     for uid, part in frame.groupby("unique_id", sort=False):
         if uid not in gappy:
             repaired.append(part)
