@@ -11,7 +11,7 @@ from rnnforecast.config import DataConfig
 from rnnforecast.data.chunks import CHUNK_ROWS, _chunks, _joined, _joined_facts
 from rnnforecast.data.columns import ID_NAME
 from rnnforecast.data.long import prepare
-from rnnforecast.data.reading import _as_read, _csv_options, _read
+from rnnforecast.data.reading import _as_read, _read, read_options
 from rnnforecast.data.results import Compact, Loaded, compact
 from rnnforecast.errors import RnnForecastError
 
@@ -56,7 +56,7 @@ def load(path: str | Path, cfg: DataConfig, model: str | None = None) -> Loaded:
 def _whole(
     path: Path, cfg: DataConfig, options: dict, notes: list[str], model: str | None = None
 ) -> Loaded:
-    """The file read and prepared in one piece (`options` and `notes` from `_csv_options`)."""
+    """The file read and prepared in one piece (`options` and `notes` from `read_options`)."""
     return prepare(next(_read(path, options)), cfg, path, model, notes)
 
 
@@ -75,6 +75,6 @@ def load_chunks(
 
 def _opened(path: Path, cfg: DataConfig) -> tuple[DataConfig, dict, list[str]]:
     """`cfg` with the number marks the file is read with, its read options, and the notes on
-    what was guessed (`_csv_options`)."""
-    options, notes = _csv_options(path, cfg.id_col or ID_NAME, cfg.time_col, cfg)
+    what was guessed (`read_options`)."""
+    options, notes = read_options(path, cfg.id_col or ID_NAME, cfg.time_col, cfg)
     return _as_read(cfg, options), options, notes

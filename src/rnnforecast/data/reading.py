@@ -1,5 +1,6 @@
-"""CSV text to raw frames: the file checked, its encoding, delimiter, number marks and header
-sniffed, and pandas.read_csv run with them, whole or by blocks of rows."""
+"""Files to raw frames: the file checked; for CSV text, its encoding, delimiter, number marks
+and header sniffed, and pandas.read_csv run with them, whole or by blocks of rows (Parquet:
+`parquet`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import pandas as pd
 from rnnforecast.config import DataConfig
 from rnnforecast.data.columns import TIME_NAMES
 from rnnforecast.data.numbers import _number_marks
+from rnnforecast.data.parquet import MAGIC as PARQUET_MAGIC
+from rnnforecast.data.parquet import parquet_blocks, parquet_options
 from rnnforecast.errors import RnnForecastError, quoted
 
 _SNIFF_BYTES = 64 * 1024
@@ -104,8 +107,9 @@ _GZIP, _ZIP = b"\x1f\x8b", b"PK\x03\x04"
 
 
 def _check_source(path: Path) -> str | None:
-    """Refuse what cannot be read as a CSV file (stdin, a pipe, a directory, a ZIP archive or
-    Excel workbook); return the compression ('gzip' or None), found by the file's magic."""
+    """Refuse what cannot be read as a CSV or Parquet file (stdin, a pipe, a directory, a ZIP
+    archive or Excel workbook); return how it is stored ('gzip', 'parquet' or None: plain
+    text), found by the file's magic."""
     if str(path) == "-":
         raise RnnForecastError(
             "-: reading data from standard input is not supported; save the data to a file "
@@ -130,6 +134,8 @@ def _check_source(path: Path) -> str | None:
             f"{path}: is a ZIP archive or an Excel workbook, not CSV text; export or unzip it "
             "as CSV"
         )
+    if magic == PARQUET_MAGIC:
+        return "parquet"
     return "gzip" if magic.startswith(_GZIP) else None
 
 
@@ -190,23 +196,43 @@ def _iso_time_column(
     return named[0] if _ISO_DATE.match(first[named[0]]) else None
 
 
+def read_options(
+    path: Path, id_col: str, time_col: str | None, cfg: DataConfig
+) -> tuple[dict, list[str]]:
+    """How to read this file, and notes on what was guessed: a Parquet file (by its first
+    bytes) is read by pyarrow, anything else as CSV (`_csv_options`)."""
+    if _check_source(path) == "parquet":
+        return parquet_options(path, id_col, cfg), []
+    return _csv_options(path, id_col, time_col, cfg)
+
+
 def _read(path: Path, options: dict, rows: int | None = None) -> Iterator[pd.DataFrame]:
     """The whole file as one frame, or blocks of `rows` rows; the index is the row number."""
-    # thousands separators are taken out by `_in_plain_marks`, which checks their grouping:
-    # read_csv's `thousands` drops the mark wherever it is (190,09 -> 19009, 1,2 -> 12)
-    given = {k: v for k, v in options.items() if k != "thousands"}
-    result = _strict(path, lambda: pd.read_csv(path, chunksize=rows, **given))
-    blocks = iter([result]) if rows is None else result
+    if options.get("format") == "parquet":
+        blocks = parquet_blocks(path, options, rows)
+    else:
+        blocks = _csv_blocks(path, options, rows)
     first = True
-    while (block := _strict(path, lambda: next(blocks, None))) is not None:
-        if options.get("skiprows"):  # lines above the header count too
-            block.index = block.index + options["skiprows"]
+    for block in blocks:
         block.columns = [str(c).strip() for c in block.columns]
         if first and block.empty:
             raise RnnForecastError(f"{path}: has a header but no data rows")
         if len(set(block.columns)) != len(block.columns):
             raise RnnForecastError(f"{path}: duplicate column names in the header; rename them")
         first = False
+        yield block
+
+
+def _csv_blocks(path: Path, options: dict, rows: int | None) -> Iterator[pd.DataFrame]:
+    """pandas.read_csv's frame, or its blocks of `rows` rows, with `options`."""
+    # thousands separators are taken out by `_in_plain_marks`, which checks their grouping:
+    # read_csv's `thousands` drops the mark wherever it is (190,09 -> 19009, 1,2 -> 12)
+    given = {k: v for k, v in options.items() if k != "thousands"}
+    result = _strict(path, lambda: pd.read_csv(path, chunksize=rows, **given))
+    blocks = iter([result]) if rows is None else result
+    while (block := _strict(path, lambda: next(blocks, None))) is not None:
+        if options.get("skiprows"):  # lines above the header count too
+            block.index = block.index + options["skiprows"]
         yield block
 
 
