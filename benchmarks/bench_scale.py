@@ -19,8 +19,9 @@ Targets: load <= 1.5x read_csv; peak RSS <= 3x raw data + model.
     python benchmarks/bench_scale.py --readers [--sizes ...]
 
 compares the readers instead, where pyarrow is installed: read_csv whole (C engine, pyarrow
-engine), by blocks of data.CHUNK_ROWS rows (read_csv's chunksize, pyarrow.csv.open_csv), and
-data.load_compact as it is and on open_csv's blocks; for each, the median time of 5 rounds in
+engine), by blocks of data.CHUNK_ROWS rows (read_csv's chunksize, pyarrow.csv.open_csv),
+data.load (the frame predict reads) alone and made compact after, and data.load_compact (what
+train reads) as it is and on open_csv's blocks; for each, the median time of 5 rounds in
 turn and, in a fresh process, the peak RSS above imports.
 """
 
@@ -112,10 +113,18 @@ def step_load(path: str) -> dict:
     }
 
 
+def trimmed(loaded):
+    """`loaded`, after the C heap is trimmed, as `rnnforecast train` does before fitting."""
+    from rnnforecast import data
+
+    data.trim_heap()
+    return loaded
+
+
 def step_train(path: str) -> dict:
-    """What `rnnforecast train` does in memory: data.load_compact, then pipeline.fit (windows,
-    scaler, the training loop, validation scores, the stored tail), for one epoch of SAMPLE
-    windows."""
+    """What `rnnforecast train` does in memory: data.load_compact and data.trim_heap, then
+    pipeline.fit (windows, scaler, the training loop, validation scores, the stored tail), for
+    one epoch of SAMPLE windows."""
     import torch
 
     from rnnforecast import data, pipeline
@@ -125,7 +134,7 @@ def step_train(path: str) -> dict:
     base = rss_mb()
     cfg = Config().with_overrides({"epochs": 1, "epoch_size": SAMPLE})  # one pass of the sample
     started = time.perf_counter()
-    result = pipeline.fit(data.load_compact(path, cfg.data), cfg)
+    result = pipeline.fit(trimmed(data.load_compact(path, cfg.data)), cfg)
     rate = SAMPLE / result.history.rows[0]["seconds"]  # the epoch, and its validation pass
     raw_mb = sum(result.model.series["length"]) * 4 / 2**20
     model_mb = sum(v.size for v in result.model.weights.values()) * 4 / 2**20
@@ -201,6 +210,8 @@ def readers() -> dict:
             len(b) for b in pd.read_csv(path, chunksize=data.CHUNK_ROWS)
         ],
         "open_csv by blocks": lambda path: [len(b) for b in arrow_blocks(path, data.CHUNK_ROWS)],
+        "load (frame)": lambda path: data.load(path, DataConfig()),
+        "load then compact": lambda path: data.compact(data.load(path, DataConfig())),
         "load_compact": lambda path: data.load_compact(path, DataConfig()),
         "load_compact on open_csv": on_arrow,
     }

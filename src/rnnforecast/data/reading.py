@@ -216,7 +216,8 @@ def _read(path: Path, options: dict, rows: int | None = None) -> Iterator[pd.Dat
     for block in blocks:
         block.columns = [str(c).strip() for c in block.columns]
         if first and block.empty:
-            raise RnnForecastError(f"{path}: has a header but no data rows")
+            what = "columns" if options.get("format") == "parquet" else "a header"
+            raise RnnForecastError(f"{path}: has {what} but no data rows")
         if len(set(block.columns)) != len(block.columns):
             raise RnnForecastError(f"{path}: duplicate column names in the header; rename them")
         first = False
