@@ -15,6 +15,14 @@ in a fresh process so its peak RSS is its own:
            (`--predict-sizes ""` skips it).
 The train step on a tiny file first shows torch's own working set, which no data layout saves.
 Targets: load <= 1.5x read_csv; peak RSS <= 3x raw data + model.
+
+    python benchmarks/bench_scale.py --readers [--sizes ...]
+
+compares the readers instead, where pyarrow is installed: read_csv whole (C engine, pyarrow
+engine), by blocks of data.CHUNK_ROWS rows (read_csv's chunksize, pyarrow.csv.open_csv),
+data.load (the frame predict reads) alone and made compact after, and data.load_compact (what
+train reads) as it is and on open_csv's blocks; for each, the median time of 5 rounds in
+turn and, in a fresh process, the peak RSS above imports.
 """
 
 from __future__ import annotations
@@ -66,6 +74,12 @@ def rss_mb() -> float:
 
 
 def peak_mb() -> float:
+    """This process's peak RSS: VmHWM, as getrusage's ru_maxrss carries the parent's peak over
+    fork and exec (a step started by a parent that had just written a 10M-row file read the
+    parent's ~290 MB)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -99,10 +113,18 @@ def step_load(path: str) -> dict:
     }
 
 
+def trimmed(loaded):
+    """`loaded`, after the C heap is trimmed, as `rnnforecast train` does before fitting."""
+    from rnnforecast import data
+
+    data.trim_heap()
+    return loaded
+
+
 def step_train(path: str) -> dict:
-    """What `rnnforecast train` does in memory: data.load_compact, then pipeline.fit (windows,
-    scaler, the training loop, validation scores, the stored tail), for one epoch of SAMPLE
-    windows."""
+    """What `rnnforecast train` does in memory: data.load_compact and data.trim_heap, then
+    pipeline.fit (windows, scaler, the training loop, validation scores, the stored tail), for
+    one epoch of SAMPLE windows."""
     import torch
 
     from rnnforecast import data, pipeline
@@ -112,7 +134,7 @@ def step_train(path: str) -> dict:
     base = rss_mb()
     cfg = Config().with_overrides({"epochs": 1, "epoch_size": SAMPLE})  # one pass of the sample
     started = time.perf_counter()
-    result = pipeline.fit(data.load_compact(path, cfg.data), cfg)
+    result = pipeline.fit(trimmed(data.load_compact(path, cfg.data)), cfg)
     rate = SAMPLE / result.history.rows[0]["seconds"]  # the epoch, and its validation pass
     raw_mb = sum(result.model.series["length"]) * 4 / 2**20
     model_mb = sum(v.size for v in result.model.weights.values()) * 4 / 2**20
@@ -146,7 +168,89 @@ def step_predict(path: str, model: str, chunk: str) -> dict:
     }
 
 
-STEPS = {"load": step_load, "train": step_train, "predict": step_predict}
+def arrow_blocks(path: str, rows: int):
+    """pyarrow.csv.open_csv's record batches of about `rows` rows as the frames data's reader
+    yields (index: the row number; ids as text): the chunk reader on pyarrow, for a plain
+    comma-separated UTF-8 file like these."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    reader = csv.open_csv(
+        path,
+        read_options=csv.ReadOptions(block_size=rows * 32),  # ~32 bytes a row here
+        convert_options=csv.ConvertOptions(column_types={"unique_id": pa.string()}),
+    )
+    start = 0
+    for batch in reader:
+        frame = batch.to_pandas()
+        frame["unique_id"] = frame["unique_id"].astype(object)
+        frame.index = pd.RangeIndex(start, start + len(frame))
+        start += len(frame)
+        yield frame
+
+
+def readers() -> dict:
+    """name -> a function of the path that reads the file in that way."""
+    from rnnforecast import data
+    from rnnforecast.config import DataConfig
+    from rnnforecast.data import chunks
+
+    def on_arrow(path: str):
+        own = chunks._read
+        chunks._read = lambda p, options, rows=None: arrow_blocks(str(p), rows)
+        try:
+            return data.load_compact(path, DataConfig())
+        finally:
+            chunks._read = own
+
+    return {
+        "read_csv (C)": lambda path: pd.read_csv(path),
+        "read_csv (pyarrow)": lambda path: pd.read_csv(path, engine="pyarrow"),
+        "read_csv by blocks (C)": lambda path: [
+            len(b) for b in pd.read_csv(path, chunksize=data.CHUNK_ROWS)
+        ],
+        "open_csv by blocks": lambda path: [len(b) for b in arrow_blocks(path, data.CHUNK_ROWS)],
+        "load (frame)": lambda path: data.load(path, DataConfig()),
+        "load then compact": lambda path: data.compact(data.load(path, DataConfig())),
+        "load_compact": lambda path: data.load_compact(path, DataConfig()),
+        "load_compact on open_csv": on_arrow,
+    }
+
+
+def step_readers(path: str) -> dict:
+    fns = readers()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(5):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn(path)
+            times[name].append(time.perf_counter() - started)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def step_peak(path: str, name: str) -> dict:
+    base = rss_mb()
+    readers()[name](path)
+    return {"peak_over_imports_mb": peak_mb() - base}
+
+
+def compare_readers(sizes: list[tuple[int, int]]) -> None:
+    for series, points in sizes:
+        path = str(make_csv(series, points))
+        seconds = run_step("readers", path)
+        print(f"{series} series x {points} points ({series * points:,} rows):")
+        for name, s in seconds.items():
+            peak = run_step("peak", path, name)["peak_over_imports_mb"]
+            print(f"  {name:<26} {s:6.2f} s  peak RSS above imports {peak:5.0f} MB")
+
+
+STEPS = {
+    "load": step_load,
+    "train": step_train,
+    "predict": step_predict,
+    "readers": step_readers,
+    "peak": step_peak,
+}
 
 
 def run_step(name: str, *args: str) -> dict:
@@ -171,6 +275,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000x2000,10000x1000")
     ap.add_argument("--predict-sizes", default="10000x200,100000x200")
+    ap.add_argument("--readers", action="store_true", help="compare readers (needs pyarrow)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -178,6 +283,9 @@ def main() -> None:
         print(json.dumps(STEPS[args.step](*args.args)))
         return
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",") if s]
+    if args.readers:
+        compare_readers(sizes)
+        return
     if sizes:  # the part of every training peak that does not grow with the data: it moves
         tiny = [run_step("train", str(make_csv(20, 400))) for _ in range(3)]  # by ~6 MB a run
         torch_mb = float(np.median([t["peak_rss_mb"] - t["rss_after_imports_mb"] for t in tiny]))

@@ -226,10 +226,10 @@ ISO_CASES = {
 def test_dates_parsed_while_reading_match_parsing_after(tmp_path, monkeypatch, case):
     """ISO times are parsed by read_csv as it reads (fast, no strings kept); whatever the
     values, the frame or the error is exactly what parsing the text afterwards gives."""
-    from rnnforecast import data
+    from rnnforecast.data import reading
 
     path = _times_file(tmp_path, ISO_CASES[case])
-    options, _ = data._csv_options(path, "unique_id", None)
+    options, _ = reading._csv_options(path, "unique_id", None)
     assert options.get("parse_dates") == [1]  # the fast path is taken
 
     def run():
@@ -239,7 +239,7 @@ def test_dates_parsed_while_reading_match_parsing_after(tmp_path, monkeypatch, c
             return str(e)
 
     fast = run()
-    monkeypatch.setattr(data, "_iso_time_column", lambda *args: None)
+    monkeypatch.setattr(reading, "_iso_time_column", lambda *args: None)
     slow = run()
     assert type(fast) is type(slow)
     if isinstance(slow, str):
@@ -262,10 +262,10 @@ def test_dates_parsed_while_reading_match_parsing_after(tmp_path, monkeypatch, c
     ],
 )
 def test_which_time_column_is_parsed_while_reading(tmp_path, header, first, time_col, expected):
-    from rnnforecast import data
+    from rnnforecast.data import reading
 
     path = write(tmp_path, f"{header}\n{first}\n")
-    assert data._csv_options(path, "unique_id", time_col)[0].get("parse_dates") == expected
+    assert reading._csv_options(path, "unique_id", time_col)[0].get("parse_dates") == expected
 
 
 def test_mixed_offsets_and_a_bad_date_fail_cleanly(tmp_path):
@@ -295,7 +295,7 @@ def test_load_by_chunks_gives_the_whole_file_frame(tmp_path, monkeypatch):
     of one whole read, also for a file whose series are scattered (read whole then)."""
     from conftest import long_frame
 
-    from rnnforecast import data
+    from rnnforecast.data import loading
 
     frame = long_frame(n_series=4, n=30)
     frame = frame.drop(index=[5, 40]).sample(frac=1.0, random_state=0)  # gaps, shuffled rows
@@ -304,9 +304,9 @@ def test_load_by_chunks_gives_the_whole_file_frame(tmp_path, monkeypatch):
         path = tmp_path / name
         part.to_csv(path, index=False)
         cfg = DataConfig(fill="interpolate")
-        monkeypatch.setattr(data, "CHUNK_ROWS", 10**9)
+        monkeypatch.setattr(loading, "CHUNK_ROWS", 10**9)
         whole = load(path, cfg)
-        monkeypatch.setattr(data, "CHUNK_ROWS", 7)  # several series a chunk, and every row
+        monkeypatch.setattr(loading, "CHUNK_ROWS", 7)  # several series a chunk, and every row
         chunked = load(path, cfg)
         pd.testing.assert_frame_equal(chunked.frame, whole.frame)
         assert chunked.schema == whole.schema and chunked.notes == whole.notes, name
@@ -320,13 +320,14 @@ def test_chunks_of_a_tidy_file_find_series_gaps_and_duplicates_as_a_whole_read(t
     from conftest import long_frame
 
     from rnnforecast import data
+    from rnnforecast.data import loading, reading
 
     frame = long_frame(n_series=3, n=20).drop(index=[5, 26])  # a gap in s0 and one in s1
     path = tmp_path / "tidy.csv"
     frame.to_csv(path, index=False)
     cfg = DataConfig(fill="interpolate")
-    options, notes = data._csv_options(path, "unique_id", None)
-    whole = data._whole(path, cfg, options, list(notes))
+    options, notes = reading._csv_options(path, "unique_id", None)
+    whole = loading._whole(path, cfg, options, list(notes))
     for rows in (7, 19, 1000):  # several series a chunk, a series over several, one chunk
         parts = list(data.load_chunks(path, cfg, series=0, rows=rows))
         chunked = pd.concat([p.frame for p in parts], ignore_index=True)
@@ -334,7 +335,7 @@ def test_chunks_of_a_tidy_file_find_series_gaps_and_duplicates_as_a_whole_read(t
         assert {n for p in parts for n in p.notes} == set(whole.notes)  # not re-sorted
     pd.concat([frame.iloc[:30], frame.iloc[[29]], frame.iloc[30:]]).to_csv(path, index=False)
     with pytest.raises(RnnForecastError) as err:
-        data._whole(path, cfg, options, [])
+        loading._whole(path, cfg, options, [])
     assert "series 's1' has duplicate time 2000-12-01 00:00:00 (lines 31, 32)" in str(err.value)
     for rows in (7, 1000):
         with pytest.raises(RnnForecastError) as err_chunked:

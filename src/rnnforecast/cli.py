@@ -351,7 +351,8 @@ def predict(
     ] = None,
     model: ModelDir = Path("model"),
     out: Annotated[
-        str, typer.Option("--out", "-o", help="Forecast CSV to write, or - for stdout.")
+        str,
+        typer.Option("--out", "-o", help="Forecast CSV (or .parquet) to write, or - for stdout."),
     ] = "-",
     config: ConfigFile = None,
     force: Annotated[

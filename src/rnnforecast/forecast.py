@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
-from rnnforecast import artifact, baselines, intervals, transforms, windows
+from rnnforecast import __version__, artifact, baselines, intervals, transforms, windows
 from rnnforecast.artifact import Artifact, format_time
 from rnnforecast.config import Config, ModelConfig
+from rnnforecast.data.parquet import pyarrow_parquet
 from rnnforecast.errors import RnnForecastError, quoted
 from rnnforecast.features import Scaling, network_inputs
 from rnnforecast.panel import Panel
@@ -337,3 +341,43 @@ def float32_text(values: np.ndarray) -> np.ndarray:
     text[beyond] = [repr(float(v)) for v in values[beyond]]
     text[np.isnan(x)] = ""
     return text
+
+
+# the key of the metadata every forecast Parquet file predict writes carries (in its footer,
+# where fsutil looks for it): what `--out x.parquet` may replace without --force
+PARQUET_MARK = b"rnnforecast.forecast"
+
+
+def is_parquet(out: str | Path) -> bool:
+    """Whether forecasts to `out` are written as Parquet (by its suffix) rather than CSV."""
+    return Path(out).suffix.lower() in (".parquet", ".pq")
+
+
+@contextlib.contextmanager
+def parquet_sink(f: BinaryIO, path: Path, dates: bool) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """A function that appends forecast frames to `f` as one Parquet file (a row group each,
+    so a chunked predict holds one chunk): the columns of the CSV, ds as dates or timestamps
+    as the CSV writes them, and PARQUET_MARK in the metadata. The footer is written as the
+    block ends."""
+    import pyarrow as pa
+
+    pq = pyarrow_parquet(path, "writing")
+    writer = None
+
+    def write(frame: pd.DataFrame) -> None:
+        nonlocal writer
+        if dates:
+            frame = frame.assign(ds=frame["ds"].dt.date)
+        if writer is None:
+            ds = pa.date32() if dates else pa.Array.from_pandas(frame["ds"]).type
+            fields = [("unique_id", pa.string()), ("ds", ds)]
+            fields += [(c, pa.float64()) for c in frame.columns[2:]]
+            schema = pa.schema(fields, metadata={PARQUET_MARK: __version__.encode()})
+            writer = pq.ParquetWriter(f, schema)
+        writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
+
+    try:
+        yield write
+    finally:
+        if writer is not None:
+            writer.close()

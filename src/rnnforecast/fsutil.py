@@ -35,6 +35,10 @@ from typing import BinaryIO, TextIO
 from rnnforecast.errors import ExitCode, RnnForecastError, quoted
 
 SHOWN = 3  # names quoted in a message before the rest are counted
+TAIL_BYTES = 64 * 1024  # where a bytes mark (a Parquet file's metadata) is looked for
+# what a file rnnforecast wrote bears: a pattern its first line matches (CSV), or bytes near
+# its end (Parquet's footer metadata)
+Mark = re.Pattern[str] | bytes
 MARKER_BYTES = 1 << 20  # a marker file larger than this is not one rnnforecast wrote
 SCAN_LIMIT = 100_000  # entries looked at in a directory; one with more is not judged ours
 SUFFIX_ROOM = 6  # bytes that `.<name>.lock` and `<name>.ckpt` add to a directory's name
@@ -116,12 +120,10 @@ def check_dir_out(target: str | Path, owner: Owner, force: bool = False) -> Path
     return _probed(target)
 
 
-def check_file_out(
-    path: str | Path, first_line: re.Pattern[str] | None = None, force: bool = False
-) -> Path:
+def check_file_out(path: str | Path, mark: Mark | None = None, force: bool = False) -> Path:
     """Refuse a file target that cannot be written or must not be replaced: a directory or a
-    special file always; with `first_line`, and without `force`, also a link or a non-empty
-    file whose first line does not match it (a file rnnforecast would not have written)."""
+    special file always; with `mark` (a `Mark`), and without `force`, also a link or a
+    non-empty file that does not bear it (a file rnnforecast would not have written)."""
     path = _named(path, "a file")
     _check_parent(path, 0)
     st = _lstat(path)
@@ -130,7 +132,7 @@ def check_file_out(
     if stat.S_ISDIR(st.st_mode):
         raise RnnForecastError(f"{path}: is a directory; give a file path for the output")
     if stat.S_ISLNK(st.st_mode):
-        if first_line is not None and not force:
+        if mark is not None and not force:
             raise RnnForecastError(
                 f"{path}: is a symbolic link (to {_link(path)}); rnnforecast never writes "
                 "through links: give the real path, or pass --force to replace the link itself"
@@ -141,11 +143,10 @@ def check_file_out(
             f"{path}: is a {_kind(st.st_mode)}, not a regular file; rnnforecast writes a new "
             "file and renames it into place: give a file path, or --out - for stdout"
         )
-    if first_line is None or force or st.st_size == 0:
+    if mark is None or force or st.st_size == 0:
         return _probed(path)
-    head = _first_line(path)
-    if head is None or not first_line.fullmatch(head):
-        shown = "is not text" if head is None else f"starts '{quoted(head)}'"
+    shown = _unmarked(path, mark)
+    if shown is not None:
         raise RnnForecastError(
             f"{path}: exists and is not a file rnnforecast wrote (it {shown}); choose another "
             "--out, or pass --force to replace it"
@@ -385,6 +386,33 @@ def _few(names: list[str], more: int = 0) -> str:
     return text
 
 
+def _unmarked(path: Path, mark: Mark) -> str | None:
+    """None if the file bears `mark` (a pattern its first line matches; bytes its last
+    TAIL_BYTES hold, where a Parquet file keeps its metadata), else how it looks instead."""
+    if isinstance(mark, bytes):
+        tail = _tail(path)
+        return None if tail is not None and mark in tail else "has no rnnforecast metadata"
+    head = _first_line(path)
+    if head is not None and mark.fullmatch(head):
+        return None
+    return "is not text" if head is None else f"starts '{quoted(head)}'"
+
+
+def _tail(path: Path) -> bytes | None:
+    """The last TAIL_BYTES of a regular file (no link followed), or None if unreadable."""
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        os.lseek(fd, max(os.fstat(fd).st_size - TAIL_BYTES, 0), os.SEEK_SET)
+        return os.read(fd, TAIL_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _first_line(path: Path) -> str | None:
     """The first line of a regular file (bounded, no link followed), or None if not text."""
     try:
@@ -447,29 +475,38 @@ def _temp_prefix(path: Path) -> str:
 def atomic_write(
     path: str | Path,
     data: str | bytes,
-    first_line: re.Pattern[str] | None = None,
+    mark: Mark | None = None,
     force: bool = False,
 ) -> None:
     """Write `data` to `path` through a temporary file in the same directory."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with _staged_file(Path(path), first_line, force) as f:
+    with _staged_file(Path(path), mark, force) as f:
         f.write(payload)
 
 
 @contextlib.contextmanager
 def atomic_open(
-    path: str | Path, first_line: re.Pattern[str] | None = None, force: bool = False
+    path: str | Path, mark: Mark | None = None, force: bool = False
 ) -> Iterator[TextIO]:
     """A text file to write in pieces; it appears at `path` whole, when the block ends.
-    `first_line` and `force` say what it may replace (see `check_file_out`)."""
-    with _staged_file(Path(path), first_line, force) as f:
+    `mark` and `force` say what it may replace (see `check_file_out`)."""
+    with _staged_file(Path(path), mark, force) as f:
         with open(f.fileno(), "w", encoding="utf-8", newline="", closefd=False) as text:
             yield text
 
 
 @contextlib.contextmanager
-def _staged_file(path: Path, first_line: re.Pattern[str] | None, force: bool) -> Iterator[BinaryIO]:
-    path = check_file_out(path, first_line, force)
+def atomic_binary(
+    path: str | Path, mark: Mark | None = None, force: bool = False
+) -> Iterator[BinaryIO]:
+    """A binary file to write in pieces (a Parquet writer's sink), as `atomic_open`."""
+    with _staged_file(Path(path), mark, force) as f:
+        yield f
+
+
+@contextlib.contextmanager
+def _staged_file(path: Path, mark: Mark | None, force: bool) -> Iterator[BinaryIO]:
+    path = check_file_out(path, mark, force)
     tmp: Path | None = None
     try:
         with _shielded():  # no signal between creating the file and owning its clean-up
@@ -490,7 +527,7 @@ def _staged_file(path: Path, first_line: re.Pattern[str] | None, force: bool) ->
                 raise
             raise _write_error(path, e) from None
         with _shielded():
-            check_file_out(path, first_line, force)  # again: the target may have changed
+            check_file_out(path, mark, force)  # again: the target may have changed
             try:
                 os.replace(tmp, path)
             except OSError as e:

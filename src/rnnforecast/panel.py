@@ -112,7 +112,18 @@ def run_starts(keys: np.ndarray) -> np.ndarray:
     it always begins one)."""
     if len(keys) == 0:
         return np.empty(0, np.int64)
-    return np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return starts_of(keys[1:] != keys[:-1])
+
+
+def starts_of(changes: np.ndarray) -> np.ndarray:
+    """Where each run begins, from [N-1] whether each row after the first begins one (row 0
+    always does)."""
+    return np.flatnonzero(np.concatenate([[True], changes]))
+
+
+def lengths_of(starts: np.ndarray, n: int) -> np.ndarray:
+    """[S] how many of `n` rows each run beginning at `starts` has."""
+    return np.diff(np.append(starts, n)).astype(np.int64)
 
 
 def runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +131,7 @@ def runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(keys) == 0:
         return np.array([], dtype=object), np.array([], dtype=np.int64)
     starts = run_starts(keys)
-    return keys[starts], np.diff(np.append(starts, len(keys))).astype(np.int64)
+    return keys[starts], lengths_of(starts, len(keys))
 
 
 def ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,7 @@ from rnnforecast import (
     windows,
 )
 from rnnforecast.config import Config
+from rnnforecast.data.parquet import pyarrow_parquet
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.panel import Panel
 from rnnforecast.windows import (
@@ -115,7 +116,7 @@ def train(
         with lock:
             try:  # the loaded series are not kept here: fit frees them once windowed
                 result = fit(
-                    data.load_compact(data_path, cfg.data, times=cfg.model.calendar), cfg,
+                    _load_compact(data_path, cfg), cfg,
                     on_note, on_epoch, start, checkpoint if resume else None,
                 )  # fmt: skip
             except Interrupted as stop:
@@ -132,6 +133,14 @@ def train(
                 if is_checkpoint(checkpoint):  # never a file of the user's by that name
                     checkpoint.unlink(missing_ok=True)
     return result
+
+
+def _load_compact(data_path: str | Path, cfg: Config) -> data.Compact:
+    """The training data as arrays, then the C heap's free pages given back (`data.trim_heap`)
+    before training allocates its large arrays. Returned, not kept: `fit` frees the series."""
+    loaded = data.load_compact(data_path, cfg.data, times=cfg.model.calendar)
+    data.trim_heap()
+    return loaded
 
 
 def check_train_out(out: str | Path, force: bool = False) -> None:
@@ -359,8 +368,9 @@ def predict(
     """Forecast H steps after the latest data (the file given, or the model's stored tail),
     with prediction intervals at `levels` (percent).
 
-    The CSV goes to `out` (atomically; an existing file there must be a forecast, see
-    forecast.HEADER, unless `force`) or to `stream`, whole or not at all: with `chunk_size`, a
+    The forecasts go to `out` (CSV, or Parquet for a .parquet name; atomically; an existing
+    file there must be a forecast predict wrote, see `_forecast_mark`, unless `force`) or as
+    CSV to `stream`, whole or not at all: with `chunk_size`, a
     long file is read and forecast that many series at a time, so memory stays bounded by the
     chunk. What goes to `stream` is held back (on disk past SPOOL_BYTES) until the last chunk
     has been read, then written at once, so a bad row late in the file or a Ctrl-C leaves no
@@ -368,7 +378,7 @@ def predict(
     """
     started = time.perf_counter()
     if out is not None:
-        fsutil.check_file_out(out, forecast.HEADER, force)
+        fsutil.check_file_out(out, _forecast_mark(out), force)
     _not_a_model(data_path)
     art = artifact.load(model_dir)
     cfg = _with_fill(art.config, fill)
@@ -394,21 +404,14 @@ def predict(
     notes: list[str] = []
     series = rows = 0
     with contextlib.ExitStack() as stack:
-        if out is not None:
-            sink = stack.enter_context(fsutil.atomic_open(out, forecast.HEADER, force))
-        elif stream is not None:  # held back, then written at once (fsutil.deliver)
-            sink = stack.enter_context(
-                tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="utf-8", newline="")
-            )
-        else:
-            sink = None
+        write, sink = _forecast_sink(stack, out, stream, force, dates)
         for i, (frame, future, more) in enumerate(chunks):
             forecasts, skipped = forecast.forecast(
                 art, frame, predict_fn, future, str(data_path), levels
             )
             notes.extend([*more, *skipped])
-            if sink is not None:
-                sink.write(forecast.to_csv(forecasts, dates, header=i == 0))
+            if write is not None:
+                write(forecasts, i == 0)
             series, rows = series + forecasts["unique_id"].nunique(), rows + len(forecasts)
             kept = forecasts if i == 0 else None  # several chunks: keep none in memory
         if out is None and stream is not None:
@@ -422,6 +425,40 @@ def predict(
         seconds=time.perf_counter() - started,
         notes=list(dict.fromkeys(notes)),
     )
+
+
+def _forecast_mark(out: str | Path) -> fsutil.Mark:
+    """What a forecast file predict wrote bears, so that --out may replace it; for Parquet,
+    pyarrow is checked for first, before any work."""
+    if forecast.is_parquet(out):
+        pyarrow_parquet(Path(out), "writing")
+        return forecast.PARQUET_MARK
+    return forecast.HEADER
+
+
+def _forecast_sink(
+    stack: contextlib.ExitStack,
+    out: str | Path | None,
+    stream: TextIO | None,
+    force: bool,
+    dates: bool,
+) -> tuple[Callable[[pd.DataFrame, bool], None] | None, Any]:
+    """Where predict's forecasts go, entered on `stack`: a function of (a chunk's forecasts,
+    whether it is the first) that writes them, and the spooled text for `stream` (None when
+    they go to `out`: CSV, or Parquet by its suffix, written atomically; or nowhere)."""
+    if out is not None and forecast.is_parquet(out):
+        f = stack.enter_context(fsutil.atomic_binary(out, forecast.PARQUET_MARK, force))
+        append = stack.enter_context(forecast.parquet_sink(f, Path(out), dates))
+        return lambda frame, first: append(frame), None
+    if out is not None:
+        sink = stack.enter_context(fsutil.atomic_open(out, forecast.HEADER, force))
+    elif stream is not None:  # held back, then written at once (fsutil.deliver)
+        sink = stack.enter_context(
+            tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="utf-8", newline="")
+        )
+    else:
+        return None, None
+    return lambda frame, first: sink.write(forecast.to_csv(frame, dates, header=first)), sink
 
 
 def evaluate_model(
