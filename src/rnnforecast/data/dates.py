@@ -42,6 +42,13 @@ def _parse_times(
         values = col.to_numpy()
         whole = np.isfinite(values).all() and np.all(np.mod(values, 1) == 0)
         if whole and values.min() >= 1000 and values.max() <= 3000:
+            outside = (values < 1678) | (values > 2261)
+            if outside.any():  # whole years pandas 2 cannot hold
+                at = outside.argmax()
+                raise RnnForecastError(
+                    f"{path}: column '{quoted(name)}': '{int(values[at])}' at line {lines[at]} "
+                    f"{OUTSIDE}"
+                )
             parsed = pd.to_datetime(col.astype(int).astype(str), format="%Y")
             return _in_range(parsed, col, lines, path, name), None
         compact = whole and values.min() >= 10_000_000 and values.max() < 100_000_000
@@ -102,11 +109,7 @@ def _parse_any(text: pd.Series, lines: np.ndarray, path: Path, name: str) -> pd.
                 "format (ISO 8601, e.g. 2024-01-31 or 2024-01-31 13:00), or name it with "
                 "--date-format"
             ) from None
-        at = bad.argmax()
-        raise RnnForecastError(
-            f"{path}: column '{quoted(name)}': '{quoted(text.iloc[at])}' at line {lines[at]} is "
-            "not a date; fix or remove the row"
-        ) from None
+        _check_parsed(parsed, text, lines, path, name)
     _check_parsed(parsed, text, lines, path, name)
     return parsed
 
@@ -127,6 +130,7 @@ def _check_parsed(
     bad = parsed.isna().to_numpy()
     if bad.any():
         at = bad.argmax()
+        fix = OUTSIDE if _outside(text.iloc[at]) else fix
         raise RnnForecastError(
             f"{path}: column '{quoted(name)}': '{quoted(text.iloc[at])}' at line {lines[at]} {fix}"
         )
@@ -229,6 +233,19 @@ def _with_format(text: pd.Series, fmt: str, lines: np.ndarray, path: Path, name:
     return parsed
 
 
+OUTSIDE = (
+    "is outside the dates that can be computed with (1677-09-22 to 2262-04-11); fix or "
+    "remove the row"
+)
+
+
+def _outside(value: object) -> bool:
+    """Whether a value pandas could not read is a date of a year outside the nanosecond
+    range (pandas 2 refuses those as unreadable; pandas 3 reads them, and `_in_range` says)."""
+    years = re.findall(r"(?<!\d)(\d{4})(?!\d)", str(value))
+    return any(not 1677 <= int(y) <= 2262 for y in years)
+
+
 def _in_range(
     parsed: pd.Series, col: pd.Series, lines: np.ndarray, path: Path, name: str
 ) -> pd.Series:
@@ -242,9 +259,8 @@ def _in_range(
     if bad.any():
         at = bad.argmax()
         raise RnnForecastError(
-            f"{path}: column '{quoted(name)}': '{quoted(col.iloc[at])}' at line {lines[at]} is "
-            "outside the dates that can be computed with (1677-09-22 to 2262-04-11); fix or "
-            "remove the row"
+            f"{path}: column '{quoted(name)}': '{quoted(col.iloc[at])}' at line {lines[at]} "
+            f"{OUTSIDE}"
         )
     return parsed
 

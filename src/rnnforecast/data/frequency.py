@@ -47,7 +47,21 @@ def _infer(values: pd.DatetimeIndex) -> str | None:
             found = pd.infer_freq(values)
         except (ValueError, TypeError):
             return None
-    return getattr(found, "freqstr", found)
+    return _canonical(getattr(found, "freqstr", found))
+
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def _canonical(freq: str | None) -> str | None:
+    """One name for a quarterly step, whatever pandas version inferred it: QS-OCT and
+    QS-JAN step through the same months, so a quarter start is anchored in the year's first
+    quarter (QS-JAN, QS-FEB, QS-MAR) and a quarter end in its last (QE-OCT, -NOV, -DEC)."""
+    m = re.fullmatch(r"(\d*)(QS|QE|BQS|BQE)-([A-Z]{3})", freq or "")
+    if m is None or m.group(3) not in _MONTHS:
+        return freq
+    month = _MONTHS.index(m.group(3)) % 3 + (9 if m.group(2).endswith("E") else 0)
+    return f"{m.group(1)}{m.group(2)}-{_MONTHS[month]}"
 
 
 _TICK_ALIASES = {"H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns", "BH": "bh"}
