@@ -255,12 +255,13 @@ class Truth:
     values can be freed while the network trains: the points before each validation window's
     first target [W, T] (its input and, for the simple forecasts, what came before; copies of
     the series' first point where fewer are real), how many of them are real [W], the
-    targets [W, H], and each series' MASE scale [S]."""
+    targets [W, H], and each series' MASE and RMSSE scales [S]."""
 
     history: np.ndarray
     n: np.ndarray
     y: np.ndarray
     mase_scales: np.ndarray
+    rmsse_scales: np.ndarray
 
 
 def validation_truth(panel: Panel, seen: Panel, split: Any, cfg: Config) -> Truth:
@@ -272,18 +273,18 @@ def validation_truth(panel: Panel, seen: Panel, split: Any, cfg: Config) -> Trut
     series = split.val_series
     starts = transforms.original_starts(split.val_starts, series, seen, panel, kind)
     origins = starts + w.lookback  # each window's first target
-    width = baselines.history_points(w.lookback, w.horizon, cfg.data.season)
+    width = baselines.history_points(w.lookback, w.horizon, cfg.data.season, cfg.train.point)
     history, n = windows.history(panel, series, origins - panel.offsets[series], width)
     lost = transforms.LOST[kind]
     pads = panel.pads if panel.pads is not None else np.zeros(len(panel.ids), np.int64)
-    mase_scales = np.array(  # of each series' training part, its padding left out
-        [
-            metrics.mase_scale(panel.values[o + p : o + n + lost], cfg.data.season)
-            for o, p, n in zip(panel.offsets, pads, split.n_fit, strict=True)
-        ]
-    )
+    parts = [  # each series' training part, its padding left out
+        panel.values[o + p : o + n + lost]
+        for o, p, n in zip(panel.offsets, pads, split.n_fit, strict=True)
+    ]
+    mase_scales = np.array([metrics.mase_scale(part, cfg.data.season) for part in parts])
+    rmsse_scales = np.array([metrics.rmsse_scale(part) for part in parts])
     y = gather(panel.values, origins, w.horizon)
-    return Truth(history=history, n=n, y=y, mase_scales=mase_scales)
+    return Truth(history=history, n=n, y=y, mase_scales=mase_scales, rmsse_scales=rmsse_scales)
 
 
 def validation_forecasts(
@@ -296,7 +297,8 @@ def validation_forecasts(
 ) -> dict[str, np.ndarray]:
     """[W, H] forecasts of the validation windows in original units: of each engine of
     `engines` (the network, its members) from the inputs `values` [N, F] scaled by `scaling`,
-    and of each simple forecast (baselines.SIMPLE) from the windows' history."""
+    and of each simple forecast (baselines.EVERY) from the windows' history; at or above 0
+    unless cfg.model.allow_negative, as predict makes them."""
     w = cfg.window
     series = split.val_series
     if not len(series):
@@ -316,9 +318,9 @@ def validation_forecasts(
         )  # fmt: skip
         for name, fn in engines.items()
     }
-    for name, simple in baselines.SIMPLE.items():
+    for name, simple in baselines.EVERY.items():
         out[name] = simple(truth.history, w.horizon, cfg.data.season, truth.n)
-    return out
+    return {name: baselines.floored(f, cfg.model.allow_negative) for name, f in out.items()}
 
 
 def validation_scores(
@@ -328,7 +330,8 @@ def validation_scores(
     cfg: Config,
     histories: list[Any],
 ) -> dict[str, Any]:
-    """metrics.json of a trained model: MAE, RMSE, sMAPE and MASE on the validation windows
+    """metrics.json of a trained model: MAE, RMSE, sMAPE, MASE, bias and RMSSE on the
+    validation windows
     (of `series` [W]), in original units, of the model's forecast (the network's, blended as
     cfg.model says), the network alone, each simple forecast and, for an ensemble, each
     member alone; then how training ended (`histories`, one per member)."""
@@ -339,14 +342,18 @@ def validation_scores(
             forecasts["network"], forecasts.get(m.blend), m.blend_share or 0.0
         )
         out["season"] = cfg.data.season
-        out["model"] = metrics.summarize(truth.y, model, series, truth.mase_scales)
+        out["model"] = metrics.summarize(
+            truth.y, model, series, truth.mase_scales, truth.rmsse_scales
+        )
         for name, f in forecasts.items():
             if not name.startswith("member"):
-                out[name] = metrics.summarize(truth.y, f, series, truth.mase_scales)
+                out[name] = metrics.summarize(
+                    truth.y, f, series, truth.mase_scales, truth.rmsse_scales
+                )
         members = [forecasts[k] for k in forecasts if k.startswith("member")]
         if members:  # each ensemble member alone on the same windows
             out["members"] = [
-                {**metrics.summarize(truth.y, f, series, truth.mase_scales),
+                {**metrics.summarize(truth.y, f, series, truth.mase_scales, truth.rmsse_scales),
                  "cell": cfg.model.member(k).cell}
                 for k, f in enumerate(members)
             ]  # fmt: skip

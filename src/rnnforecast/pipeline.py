@@ -187,9 +187,10 @@ def fit(
         )
     if isinstance(loaded, data.Loaded):
         loaded = data.compact(loaded, cfg.data.covariates, times=cfg.model.calendar)
-    asked, source = cfg.data.transform, loaded.source
+    asked, asked_point, source = cfg.data.transform, cfg.train.point, loaded.source
     cfg = defaults.resolve(cfg, loaded.schema, loaded.panel)
-    for msg in defaults.described(cfg, len(loaded.panel.ids), asked):
+    sparse = int(defaults.intermittent(loaded.panel).sum())
+    for msg in defaults.described(cfg, len(loaded.panel.ids), asked, asked_point, sparse):
         note(msg)
     panel, first, last = loaded.panel, loaded.first, loaded.last
     defaults.trainable(panel, cfg, source)
@@ -242,17 +243,23 @@ def fit(
         engines[f"member {k}"] = forecast.engine_for(cfg.model.member(k), part, "torch")
     val = evaluate.validation_forecasts(truth, split, values, scaling, engines, cfg)
     m = cfg.model
+    point = cfg.train.point
     name, share, tried = select.blend(
-        val, truth.y, split.val_series, truth.mase_scales, m.blend, m.blend_share
-    )
+        val, truth.y, split.val_series, truth.mase_scales, m.blend, m.blend_share, point,
+        truth.rmsse_scales,
+    )  # fmt: skip
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(m, blend=name, blend_share=share))
-    note(select.described(name, share, tried))
+    metric = "rmsse" if point == "mean" else "mase"
+    note(select.described(name, share, tried, metric.upper()))
     if name == "none":  # predict reads only the network's input window
         ends = ends.tail(artifact.tail_rows(cfg))
     final = baselines.blended(val["network"], val.get(name), share) if val else None
     scores = evaluate.validation_scores(truth, split.val_series, val, cfg, histories)
     scores["skip_start"] = {"lag": skip[0], "seasons": skip[1]}
-    scores["blend"] = {"with": name, "share": share, "validation_mase": tried}
+    scores["blend"] = {"with": name, "share": share, f"validation_{metric}": tried}
+    scores["point"] = point
+    scores["intermittent_series"] = sparse
+    scores["floor"] = None if cfg.model.allow_negative else 0.0
     model = artifact.Artifact(
         config=cfg,
         weights=weights,

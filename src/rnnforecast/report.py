@@ -190,6 +190,12 @@ class Reporter:
             f"{facts['data_from']} .. {facts['data_to']}",
             "frequency": f"{facts['frequency']} (season {facts['season']})",
             "windows": f"lookback {facts['lookback']} -> horizon {facts['horizon']}",
+            "forecast": f"the {facts['point_forecast']}; "
+            + (
+                "never below 0 (every training value was 0 or more)"
+                if facts["floor"] is not None
+                else "no floor (negative values allowed)"
+            ),
             **_covariate_rows(facts),
             "training": f"best epoch {facts['best_epoch']} of {facts['epochs_run']}",
             "created": f"{facts['created']} by rnnforecast {facts['rnnforecast_version']}",
