@@ -176,6 +176,7 @@ def _migrate(raw: Any, version: int) -> Any:
     if isinstance(raw, dict) and isinstance(raw.get("model"), dict):
         # saved before the floor at 0: forecasts went where the network put them
         raw["model"].setdefault("allow_negative", True)
+        raw["model"].setdefault("norm", "window")  # the default before auto
     if isinstance(raw, dict) and isinstance(raw.get("train"), dict):
         raw["train"].setdefault("point", "median")  # saved before --point: the L1 loss's
     return raw
@@ -489,10 +490,11 @@ def _config(data: bytes, where: Path, version: int) -> Config:
             f"{where}: model.blend is {m.blend} with share {m.blend_share}, but a trained "
             f"model's config names the blend it chose; {_FIX}"
         )
-    if cfg.train.point == "auto" or cfg.train.loss == "auto":
+    if "auto" in (cfg.train.point, cfg.train.loss, cfg.model.norm):
         raise RnnForecastError(
-            f"{where}: train.point is {cfg.train.point} and train.loss {cfg.train.loss}, but a "
-            f"trained model's config names the point forecast and loss it used; {_FIX}"
+            f"{where}: train.point is {cfg.train.point}, train.loss {cfg.train.loss} and "
+            f"model.norm {cfg.model.norm}, but a trained model's config names each one it "
+            f"used; {_FIX}"
         )
     if cfg.data.transform not in LOST:
         raise RnnForecastError(

@@ -324,7 +324,7 @@ def skip_start(
     windows = gather(values, sample, lookback + horizon)  # [W, L+H], scaled units
     x, y = windows[:, :lookback], windows[:, lookback:]
     if differences:
-        drift = x.mean(axis=1, keepdims=True) if norm == "window" else np.zeros((len(x), 1))
+        drift = x.mean(axis=1, keepdims=True) if norm != "none" else np.zeros((len(x), 1))
         seasons, other = ([1] if season > 1 else []), {(0, 1): np.broadcast_to(drift, y.shape)}
     else:
         seasons = range(1, lookback // season + 1) if season <= lookback else []

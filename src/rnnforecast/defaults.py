@@ -83,9 +83,12 @@ def resolve(cfg: Config, schema: Schema, panel: Panel, reserve: int = 0) -> Conf
             f"--pad {pad}: a window of lookback {lookback} would hold no point of its series; "
             f"use at most {lookback - 1}"
         )
-    point, loss = cfg.train.point, cfg.train.loss
+    point, loss, norm = cfg.train.point, cfg.train.loss, cfg.model.norm
+    sparse = intermittent(panel, reserve).mean() > 0.5  # intermittent demand
     if point == "auto":
-        point = "mean" if intermittent(panel, reserve).mean() > 0.5 else "median"
+        point = "mean" if sparse else "median"
+    if norm == "auto":
+        norm = "none" if sparse else "window"
     if loss == "auto":
         loss = config.POINT_LOSSES[point]
     # a floor at 0 only where the data never go below it: else there is nothing to keep
@@ -109,7 +112,9 @@ def resolve(cfg: Config, schema: Schema, panel: Panel, reserve: int = 0) -> Conf
         window=dataclasses.replace(
             cfg.window, lookback=lookback, horizon=horizon, val_size=val_size, pad=pad
         ),
-        model=dataclasses.replace(cfg.model, ensemble=ensemble, allow_negative=allow_negative),
+        model=dataclasses.replace(
+            cfg.model, ensemble=ensemble, allow_negative=allow_negative, norm=norm
+        ),
         train=dataclasses.replace(cfg.train, point=point, loss=loss),
     ).validated()
 
@@ -161,8 +166,8 @@ def described(
         said.append(
             f"intermittent demand: {sparse} of {n_series} series have a demand on fewer than "
             f"1 in {config.INTERMITTENT_ADI} periods, so the point forecast is the mean rate "
-            f"(what orders sum; the median is 0){floor}: loss {cfg.train.loss}, validation by "
-            "squared error (RMSSE), Croston, SBA, TSB and ADIDA among the blend partners "
+            f"(what orders sum; the median is 0){floor}: loss {cfg.train.loss}, input windows "
+            f"normalised: {cfg.model.norm}, validation by squared error (RMSSE), Croston, SBA, TSB and ADIDA among the blend partners "
             "(--point median for the median)"
         )
     return said
