@@ -166,9 +166,9 @@ def described(
         said.append(
             f"intermittent demand: {sparse} of {n_series} series have a demand on fewer than "
             f"1 in {config.INTERMITTENT_ADI} periods, so the point forecast is the mean rate "
-            f"(what orders sum; the median is 0){floor}: loss {cfg.train.loss}, input windows "
-            f"normalised: {cfg.model.norm}, validation by squared error (RMSSE), Croston, SBA, TSB and ADIDA among the blend partners "
-            "(--point median for the median)"
+            f"(what orders sum; the median is 0){floor}: loss {cfg.train.loss}, window "
+            f"normalisation {cfg.model.norm}, validation by squared error (RMSSE), Croston, "
+            "SBA, TSB and ADIDA among the blend partners (--point median for the median)"
         )
     return said
 

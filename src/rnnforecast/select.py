@@ -36,8 +36,9 @@ def blend(
     ones beside it (`y` [W, H] the targets of windows of `series` [W]). `asked` and `share`
     pin what the user gave. For a mean `point` the partners include the mean-rate forecasts
     and the scores are RMSSE (`rmsse_scales` [S]), not MASE. With fewer than MIN_VALIDATION
-    windows an automatic blend is not weighed (one horizon of one series says little: a half-hourly series' last day gave
-    Theta two thirds of the forecast, which then did 36 % worse on the next): the network
+    windows an automatic blend is not weighed (one horizon of one series says little: a
+    half-hourly series' last day gave Theta two thirds of the forecast, which then did 36 %
+    worse on the next): the network
     alone; without any, a simple forecast asked for gets `share`, or half."""
     if asked == "none":
         return "none", 0.0, {}
