@@ -32,8 +32,8 @@ from rnnforecast.errors import RnnForecastError
 from rnnforecast.panel import Panel
 from rnnforecast.windows import gather, invert_scaler
 
-BASELINE_COLUMNS = ("naive", "seasonal_naive", "drift", "window_mean")
-METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")
+BASELINE_COLUMNS = ("naive", "seasonal_naive", "drift", "window_mean", *baselines.INTERMITTENT)
+METRICS = ("mae", "rmse", "mape", "smape", "mase", "rmsse", "bias")
 COLUMNS = ["unique_id", "ds", "cutoff", "fold", "step", "y", "y_hat", *BASELINE_COLUMNS]
 
 
@@ -48,7 +48,9 @@ class Backtest:
     """Every scored point, and the fitted models' training histories (one per refit)."""
 
     forecasts: pd.DataFrame  # unique_id, ds, cutoff, fold, step, y, y_hat, <baselines>
-    scales: pd.DataFrame  # unique_id, fold, scale: the in-sample seasonal-naive MAE for MASE
+    # unique_id, fold, scale, rmsse_scale: the in-sample seasonal-naive MAE for MASE, the
+    # naive RMSE for RMSSE
+    scales: pd.DataFrame
     histories: list[pd.DataFrame]
     notes: list[str]
     levels: tuple[int, ...] = ()  # prediction-interval levels: y_hat_lo_<level>, y_hat_hi_<level>
@@ -219,10 +221,12 @@ def _baselines(
     panel: Panel, cuts: np.ndarray, horizon: int, season: int, lookback: int
 ) -> pd.DataFrame:
     """Each baseline from each series' own history before its cut-off: naive, seasonal naive
-    and drift from the whole history, the window mean from the last `lookback` points."""
+    and drift from the whole history, the window mean from the last `lookback` points, the
+    intermittent-demand ones (Croston, SBA, TSB, ADIDA) from the last MEAN_HISTORY."""
     rows = []
     for i, uid in enumerate(panel.ids):
         hist = panel.values[panel.offsets[i] : panel.offsets[i] + cuts[i]][None, :]  # [1, n]
+        recent = hist[:, -baselines.MEAN_HISTORY :]
         rows.append(
             pd.DataFrame(
                 {
@@ -232,6 +236,7 @@ def _baselines(
                     "seasonal_naive": baselines.seasonal_naive(hist, horizon, season)[0],
                     "drift": baselines.drift(hist, horizon)[0],
                     "window_mean": baselines.window_mean(hist[:, -lookback:], horizon)[0],
+                    **{name: fn(recent, horizon)[0] for name, fn in baselines.INTERMITTENT.items()},
                 }
             )
         )
@@ -239,11 +244,14 @@ def _baselines(
 
 
 def _scales(panel: Panel, cuts: np.ndarray, season: int) -> pd.DataFrame:
-    scale = [
-        metrics.mase_scale(panel.values[o : o + c], season)
-        for o, c in zip(panel.offsets, cuts, strict=True)
-    ]
-    return pd.DataFrame({"unique_id": panel.ids, "scale": scale})
+    parts = [panel.values[o : o + c] for o, c in zip(panel.offsets, cuts, strict=True)]
+    return pd.DataFrame(
+        {
+            "unique_id": panel.ids,
+            "scale": [metrics.mase_scale(part, season) for part in parts],
+            "rmsse_scale": [metrics.rmsse_scale(part) for part in parts],
+        }
+    )
 
 
 # --- validation: the windows training held out ---------------------------------------------
@@ -400,10 +408,12 @@ def summarize(result: Backtest) -> dict:
     per_window = []
     for (uid, fold), g in windows:
         y, scale = g["y"].to_numpy(), float(g["scale"].iloc[0])
+        rmsse_scale = float(g["rmsse_scale"].iloc[0]) if "rmsse_scale" in g else np.nan
         row = {"unique_id": uid, "fold": fold, "cutoff": g["cutoff"].iloc[0]}
         for name in models:
             f = g[name].to_numpy()
-            row.update({f"{name}:{m}": float(v) for m, v in _window_metrics(y, f, scale).items()})
+            scores = _window_metrics(y, f, scale, rmsse_scale)
+            row.update({f"{name}:{m}": float(v) for m, v in scores.items()})
         per_window.append(row)
     pw = pd.DataFrame(per_window)
     cols = [c for c in pw.columns if ":" in c]
@@ -487,13 +497,16 @@ def interval_scores(fc: pd.DataFrame, levels: tuple[int, ...]) -> dict[str, dict
     }
 
 
-def _window_metrics(y: np.ndarray, f: np.ndarray, scale: float) -> dict[str, float]:
+def _window_metrics(
+    y: np.ndarray, f: np.ndarray, scale: float, rmsse_scale: float = np.nan
+) -> dict[str, float]:
     return {
         "mae": metrics.mae(y, f),
         "rmse": metrics.rmse(y, f),
         "mape": metrics.mape(y, f),
         "smape": metrics.smape(y, f),
         "mase": metrics.mase(y, f, scale),
+        "rmsse": metrics.rmsse(y, f, rmsse_scale),
         "bias": metrics.bias(y, f),
     }
 
