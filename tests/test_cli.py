@@ -156,7 +156,7 @@ def test_json_summary_is_the_only_stdout(tmp_path, long_csv):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["command"] == "train" and doc["series"] == 3
-    assert set(doc["metrics"]["model"]) == {"mae", "rmse", "smape", "mase"}
+    assert set(doc["metrics"]["model"]) == {"mae", "rmse", "smape", "mase", "rmsse", "bias"}
     result = invoke("predict", "-m", tmp_path / "m", "-o", tmp_path / "f.csv", "--json")
     assert json.loads(result.stdout)["rows"] == 18
 
@@ -302,7 +302,8 @@ def test_help_shows_every_default_and_every_choice_set():
 
     assert "[default: 16]" in line("--hidden-size")
     assert "[default: lstm]" in line("--cell") and "<rnn|lstm|gru>" in line("--cell")
-    assert "<mae|mse|huber>" in line("--loss") and "[default: mae]" in line("--loss")
+    assert "<auto|mae|mse|huber>" in line("--loss") and "[default: auto]" in line("--loss")
+    assert "<auto|median|mean>" in line("--point") and "[default: auto]" in line("--point")
     assert "[default: --no-residual]" in line("--residual")
     assert "[default: unset]" in line("--lookback")
 
