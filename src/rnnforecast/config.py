@@ -305,10 +305,9 @@ class TrainConfig:
     clip_value: float = _opt(0.0, "clip each gradient element to +-value; 0 disables", minimum=0.0)
     point: str = _opt(
         "auto",
-        "the statistic the point forecast estimates, with the loss that estimates it: median "
-        "(absolute error) or mean (squared error; what orders sum); auto: the mean for "
-        f"intermittent demand (most series with a mean interval between demands over "
-        f"{INTERMITTENT_ADI}), else the median",
+        "what the point forecast estimates, and the loss that does: median (absolute error) or "
+        "mean (squared error; what orders sum); auto: the mean for intermittent demand (most "
+        f"series with a mean interval between demands over {INTERMITTENT_ADI}), else the median",
         choices=POINT_CHOICES,
     )
     loss: str = _opt(
