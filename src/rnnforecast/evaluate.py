@@ -223,10 +223,12 @@ def _baselines(
     """Each baseline from each series' own history before its cut-off: naive, seasonal naive
     and drift from the whole history, the window mean from the last `lookback` points, the
     intermittent-demand ones (Croston, SBA, TSB, ADIDA) from the last MEAN_HISTORY."""
+    every = np.arange(len(panel.ids))  # the mean-rate ones all at once: each loops over time
+    recent, n = windows.history(panel, every, cuts, baselines.MEAN_HISTORY)  # [S, T], [S]
+    rates = {name: fn(recent, horizon, season, n) for name, fn in baselines.INTERMITTENT.items()}
     rows = []
     for i, uid in enumerate(panel.ids):
         hist = panel.values[panel.offsets[i] : panel.offsets[i] + cuts[i]][None, :]  # [1, n]
-        recent = hist[:, -baselines.MEAN_HISTORY :]
         rows.append(
             pd.DataFrame(
                 {
@@ -236,7 +238,7 @@ def _baselines(
                     "seasonal_naive": baselines.seasonal_naive(hist, horizon, season)[0],
                     "drift": baselines.drift(hist, horizon)[0],
                     "window_mean": baselines.window_mean(hist[:, -lookback:], horizon)[0],
-                    **{name: fn(recent, horizon)[0] for name, fn in baselines.INTERMITTENT.items()},
+                    **{name: f[i] for name, f in rates.items()},
                 }
             )
         )
