@@ -14,7 +14,7 @@ import pytest
 from conftest import FAST, REPO
 from typer.testing import CliRunner
 
-from rnnforecast import baselines, defaults, forecast, metrics, pipeline
+from rnnforecast import baselines, defaults, forecast, metrics, pipeline, select
 from rnnforecast.cli import app
 from rnnforecast.config import Config
 from rnnforecast.panel import Panel
@@ -215,3 +215,21 @@ def test_old_model_keeps_its_point_and_no_floor(tmp_path):
     facts = json.loads(invoke("info", model, "--json").stdout)
     assert facts["point_forecast"] == "median" and facts["floor"] is None
     assert facts["config"]["model"]["norm"] == "window"
+
+
+def test_blend_takes_a_mean_rate_partner_by_rmsse_only_for_the_mean():
+    """On intermittent windows the median's MASE prefers zero-like forecasts and never sees
+    Croston; the mean's RMSSE weighs Croston against the network and gives it the larger share
+    where it is closer to the rate."""
+    rng = np.random.default_rng(0)
+    y = ((rng.random((60, 7)) < RATE) * (1 + rng.poisson(SIZE, (60, 7)))).astype(float)
+    series, scales = np.arange(60) % 6, np.ones(6)
+    rate = RATE * (1 + SIZE)
+    forecasts = {name: np.zeros_like(y) for name in baselines.EVERY}
+    forecasts |= {"network": np.full_like(y, 2 * rate), "croston": np.full_like(y, rate)}
+    name, share, scores = select.blend(forecasts, y, series, scales, point="mean",
+                                       rmsse_scales=scales)  # fmt: skip
+    assert name == "croston" and share > 0.5
+    assert scores["croston"] == pytest.approx(metrics.rmse(y, forecasts["croston"]).mean())
+    name, _, scores = select.blend(forecasts, y, series, scales)
+    assert name != "croston" and "croston" not in scores
