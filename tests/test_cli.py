@@ -156,7 +156,7 @@ def test_json_summary_is_the_only_stdout(tmp_path, long_csv):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["command"] == "train" and doc["series"] == 3
-    assert set(doc["metrics"]["model"]) == {"mae", "rmse", "smape", "mase"}
+    assert set(doc["metrics"]["model"]) == {"mae", "rmse", "smape", "mase", "rmsse", "bias"}
     result = invoke("predict", "-m", tmp_path / "m", "-o", tmp_path / "f.csv", "--json")
     assert json.loads(result.stdout)["rows"] == 18
 

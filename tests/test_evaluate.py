@@ -150,12 +150,15 @@ def test_backtest_cli_writes_the_report(tmp_path, monkeypatch):
     assert (report / "plots" / "training.png").read_bytes()[:4] == b"\x89PNG"
     doc = json.loads((report / "metrics.json").read_text())
     assert doc["folds"] == 3 and doc["horizon"] == 12 and doc["season"] == 12
-    assert set(doc["overall"]) == {"model", "naive", "seasonal_naive", "drift", "window_mean"}
+    assert set(doc["overall"]) == {
+        "model", "naive", "seasonal_naive", "drift", "window_mean", "croston", "sba", "tsb",
+        "adida",
+    }  # fmt: skip
     assert doc["config"]["model"]["cell"] == "lstm" and doc["rnnforecast_version"]
     forecasts = pd.read_csv(report / "forecasts.csv")
     assert forecasts.columns.tolist() == [
         "unique_id", "ds", "cutoff", "fold", "y", "y_hat", "naive", "seasonal_naive", "drift",
-        "window_mean",
+        "window_mean", "croston", "sba", "tsb", "adida",
     ]  # fmt: skip
     assert len(forecasts) == 36
     assert "seasonal naive" in (report / "report.md").read_text()

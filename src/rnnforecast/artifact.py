@@ -173,6 +173,12 @@ def _migrate(raw: Any, version: int) -> Any:
         # saved before --transform: trained on the plain target (the default is now auto,
         # which training resolves; a saved config always names the transform it used)
         raw["data"].setdefault("transform", "none")
+    if isinstance(raw, dict) and isinstance(raw.get("model"), dict):
+        # saved before the floor at 0: forecasts went where the network put them
+        raw["model"].setdefault("allow_negative", True)
+        raw["model"].setdefault("norm", "window")  # the default before auto
+    if isinstance(raw, dict) and isinstance(raw.get("train"), dict):
+        raw["train"].setdefault("point", "median")  # saved before --point: the L1 loss's
     return raw
 
 
@@ -484,6 +490,12 @@ def _config(data: bytes, where: Path, version: int) -> Config:
             f"{where}: model.blend is {m.blend} with share {m.blend_share}, but a trained "
             f"model's config names the blend it chose; {_FIX}"
         )
+    if "auto" in (cfg.train.point, cfg.train.loss, cfg.model.norm):
+        raise RnnForecastError(
+            f"{where}: train.point is {cfg.train.point}, train.loss {cfg.train.loss} and "
+            f"model.norm {cfg.model.norm}, but a trained model's config names each one it "
+            f"used; {_FIX}"
+        )
     if cfg.data.transform not in LOST:
         raise RnnForecastError(
             f"{where}: data.transform is {cfg.data.transform}, but a trained model's config "
@@ -560,7 +572,7 @@ def tail_rows(cfg: Config) -> int:
     w = cfg.window
     rows = w.lookback
     if cfg.model.blend != "none":
-        rows = baselines.history_points(w.lookback, w.horizon, cfg.data.season)
+        rows = baselines.history_points(w.lookback, w.horizon, cfg.data.season, cfg.train.point)
     return rows + LOST[cfg.data.transform]
 
 
@@ -636,6 +648,8 @@ def describe(art: Artifact) -> dict[str, Any]:
         "member_cells": [cfg.model.member(k).cell for k in range(cfg.model.ensemble)],
         "layer_norm": cfg.model.layer_norm,
         "transform": cfg.data.transform,
+        "point_forecast": cfg.train.point,
+        "floor": None if cfg.model.allow_negative else 0.0,
         "parameters": int(sum(v.size for v in art.weights.values())),
         "frequency": cfg.data.freq,
         "season": cfg.data.season,

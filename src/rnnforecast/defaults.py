@@ -83,6 +83,16 @@ def resolve(cfg: Config, schema: Schema, panel: Panel, reserve: int = 0) -> Conf
             f"--pad {pad}: a window of lookback {lookback} would hold no point of its series; "
             f"use at most {lookback - 1}"
         )
+    point, loss, norm = cfg.train.point, cfg.train.loss, cfg.model.norm
+    sparse = intermittent(panel, reserve).mean() > 0.5  # intermittent demand
+    if point == "auto":
+        point = "mean" if sparse else "median"
+    if norm == "auto":
+        norm = "none" if sparse else "window"
+    if loss == "auto":
+        loss = config.POINT_LOSSES[point]
+    # a floor at 0 only where the data never go below it: else there is nothing to keep
+    allow_negative = cfg.model.allow_negative or bool((panel.values < 0).any())
     ensemble = cfg.model.ensemble
     if ensemble is None:
         windows = int(train_counts(usable + pad, lookback, horizon, val_size).sum())
@@ -102,8 +112,26 @@ def resolve(cfg: Config, schema: Schema, panel: Panel, reserve: int = 0) -> Conf
         window=dataclasses.replace(
             cfg.window, lookback=lookback, horizon=horizon, val_size=val_size, pad=pad
         ),
-        model=dataclasses.replace(cfg.model, ensemble=ensemble),
+        model=dataclasses.replace(
+            cfg.model, ensemble=ensemble, allow_negative=allow_negative, norm=norm
+        ),
+        train=dataclasses.replace(cfg.train, point=point, loss=loss),
     ).validated()
+
+
+def intermittent(panel: Panel, reserve: int = 0) -> np.ndarray:
+    """[S] whether each series is intermittent (Syntetos and Boylan, 2005): its mean interval
+    between demands (ADI: points over non-zero points, of all but its last `reserve`) exceeds
+    config.INTERMITTENT_ADI. A series without any demand is."""
+    used = np.maximum(panel.lengths - reserve, 0)
+    position = np.arange(len(panel.values)) - np.repeat(panel.offsets, panel.lengths)
+    counted = (panel.values != 0) & (position < np.repeat(used, panel.lengths))
+    demands = np.bincount(
+        np.repeat(np.arange(len(panel.ids)), panel.lengths), weights=counted,
+        minlength=len(panel.ids),
+    )  # fmt: skip
+    with np.errstate(divide="ignore"):
+        return used / demands > config.INTERMITTENT_ADI
 
 
 def origins(lengths: np.ndarray, horizon: int) -> int:
@@ -117,9 +145,12 @@ def origins(lengths: np.ndarray, horizon: int) -> int:
     return max(1, min(wanted, room))
 
 
-def described(cfg: Config, n_series: int, asked: str) -> list[str]:
+def described(
+    cfg: Config, n_series: int, asked: str, asked_point: str = "median", sparse: int = 0
+) -> list[str]:
     """What `resolve` settled, in words for the training summary (`asked`: the transform the
-    user gave, so an automatic choice is explained)."""
+    user gave, so an automatic choice is explained; `asked_point` the point forecast, and
+    `sparse` how many series are intermittent)."""
     w, kind = cfg.window, cfg.data.transform
     said = [
         f"{n_series} series, frequency {cfg.data.freq}, season {cfg.data.season}: "
@@ -129,6 +160,15 @@ def described(cfg: Config, n_series: int, asked: str) -> list[str]:
         said.append(
             f"transform {kind}: the series trend from season to season, so the network learns "
             "their changes (--transform none to model the levels)"
+        )
+    if asked_point == "auto" and cfg.train.point == "mean":
+        floor = "" if cfg.model.allow_negative else ", never below 0"
+        said.append(
+            f"intermittent demand: {sparse} of {n_series} series have a demand on fewer than "
+            f"1 in {config.INTERMITTENT_ADI} periods, so the point forecast is the mean rate "
+            f"(what orders sum; the median is 0){floor}: loss {cfg.train.loss}, window "
+            f"normalisation {cfg.model.norm}, validation by squared error (RMSSE), Croston, "
+            "SBA, TSB and ADIDA among the blend partners (--point median for the median)"
         )
     return said
 

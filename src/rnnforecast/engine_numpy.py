@@ -41,7 +41,7 @@ def make(
 
     def forward(x: np.ndarray, future: np.ndarray | None) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
-        if cfg.norm == "window":
+        if cfg.window_norm:
             target = x[..., :1]  # [B, L, 1]
             loc = target.mean(axis=1, keepdims=True)  # [B, 1, 1]
             scale = target.std(axis=1, keepdims=True)  # [B, 1, 1]
@@ -61,7 +61,7 @@ def make(
         if future_w is not None:
             flat = np.asarray(future, dtype=np.float32).reshape(len(x), -1)  # [B, H * C]
             y = y + np.einsum("bk,hk->bh", flat, future_w)  # [B, H]
-        if cfg.norm == "window":
+        if cfg.window_norm:
             y = y * scale[:, :, 0] + loc[:, :, 0]
         return y
 

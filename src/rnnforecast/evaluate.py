@@ -32,8 +32,8 @@ from rnnforecast.errors import RnnForecastError
 from rnnforecast.panel import Panel
 from rnnforecast.windows import gather, invert_scaler
 
-BASELINE_COLUMNS = ("naive", "seasonal_naive", "drift", "window_mean")
-METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")
+BASELINE_COLUMNS = ("naive", "seasonal_naive", "drift", "window_mean", *baselines.INTERMITTENT)
+METRICS = ("mae", "rmse", "mape", "smape", "mase", "rmsse", "bias")
 COLUMNS = ["unique_id", "ds", "cutoff", "fold", "step", "y", "y_hat", *BASELINE_COLUMNS]
 
 
@@ -48,7 +48,9 @@ class Backtest:
     """Every scored point, and the fitted models' training histories (one per refit)."""
 
     forecasts: pd.DataFrame  # unique_id, ds, cutoff, fold, step, y, y_hat, <baselines>
-    scales: pd.DataFrame  # unique_id, fold, scale: the in-sample seasonal-naive MAE for MASE
+    # unique_id, fold, scale, rmsse_scale: the in-sample seasonal-naive MAE for MASE, the
+    # naive RMSE for RMSSE
+    scales: pd.DataFrame
     histories: list[pd.DataFrame]
     notes: list[str]
     levels: tuple[int, ...] = ()  # prediction-interval levels: y_hat_lo_<level>, y_hat_hi_<level>
@@ -219,7 +221,11 @@ def _baselines(
     panel: Panel, cuts: np.ndarray, horizon: int, season: int, lookback: int
 ) -> pd.DataFrame:
     """Each baseline from each series' own history before its cut-off: naive, seasonal naive
-    and drift from the whole history, the window mean from the last `lookback` points."""
+    and drift from the whole history, the window mean from the last `lookback` points, the
+    intermittent-demand ones (Croston, SBA, TSB, ADIDA) from the last MEAN_HISTORY."""
+    every = np.arange(len(panel.ids))  # the mean-rate ones all at once: each loops over time
+    recent, n = windows.history(panel, every, cuts, baselines.MEAN_HISTORY)  # [S, T], [S]
+    rates = {name: fn(recent, horizon, season, n) for name, fn in baselines.INTERMITTENT.items()}
     rows = []
     for i, uid in enumerate(panel.ids):
         hist = panel.values[panel.offsets[i] : panel.offsets[i] + cuts[i]][None, :]  # [1, n]
@@ -232,6 +238,7 @@ def _baselines(
                     "seasonal_naive": baselines.seasonal_naive(hist, horizon, season)[0],
                     "drift": baselines.drift(hist, horizon)[0],
                     "window_mean": baselines.window_mean(hist[:, -lookback:], horizon)[0],
+                    **{name: f[i] for name, f in rates.items()},
                 }
             )
         )
@@ -239,11 +246,14 @@ def _baselines(
 
 
 def _scales(panel: Panel, cuts: np.ndarray, season: int) -> pd.DataFrame:
-    scale = [
-        metrics.mase_scale(panel.values[o : o + c], season)
-        for o, c in zip(panel.offsets, cuts, strict=True)
-    ]
-    return pd.DataFrame({"unique_id": panel.ids, "scale": scale})
+    parts = [panel.values[o : o + c] for o, c in zip(panel.offsets, cuts, strict=True)]
+    return pd.DataFrame(
+        {
+            "unique_id": panel.ids,
+            "scale": [metrics.mase_scale(part, season) for part in parts],
+            "rmsse_scale": [metrics.rmsse_scale(part) for part in parts],
+        }
+    )
 
 
 # --- validation: the windows training held out ---------------------------------------------
@@ -255,12 +265,13 @@ class Truth:
     values can be freed while the network trains: the points before each validation window's
     first target [W, T] (its input and, for the simple forecasts, what came before; copies of
     the series' first point where fewer are real), how many of them are real [W], the
-    targets [W, H], and each series' MASE scale [S]."""
+    targets [W, H], and each series' MASE and RMSSE scales [S]."""
 
     history: np.ndarray
     n: np.ndarray
     y: np.ndarray
     mase_scales: np.ndarray
+    rmsse_scales: np.ndarray
 
 
 def validation_truth(panel: Panel, seen: Panel, split: Any, cfg: Config) -> Truth:
@@ -272,18 +283,18 @@ def validation_truth(panel: Panel, seen: Panel, split: Any, cfg: Config) -> Trut
     series = split.val_series
     starts = transforms.original_starts(split.val_starts, series, seen, panel, kind)
     origins = starts + w.lookback  # each window's first target
-    width = baselines.history_points(w.lookback, w.horizon, cfg.data.season)
+    width = baselines.history_points(w.lookback, w.horizon, cfg.data.season, cfg.train.point)
     history, n = windows.history(panel, series, origins - panel.offsets[series], width)
     lost = transforms.LOST[kind]
     pads = panel.pads if panel.pads is not None else np.zeros(len(panel.ids), np.int64)
-    mase_scales = np.array(  # of each series' training part, its padding left out
-        [
-            metrics.mase_scale(panel.values[o + p : o + n + lost], cfg.data.season)
-            for o, p, n in zip(panel.offsets, pads, split.n_fit, strict=True)
-        ]
-    )
+    parts = [  # each series' training part, its padding left out
+        panel.values[o + p : o + n + lost]
+        for o, p, n in zip(panel.offsets, pads, split.n_fit, strict=True)
+    ]
+    mase_scales = np.array([metrics.mase_scale(part, cfg.data.season) for part in parts])
+    rmsse_scales = np.array([metrics.rmsse_scale(part) for part in parts])
     y = gather(panel.values, origins, w.horizon)
-    return Truth(history=history, n=n, y=y, mase_scales=mase_scales)
+    return Truth(history=history, n=n, y=y, mase_scales=mase_scales, rmsse_scales=rmsse_scales)
 
 
 def validation_forecasts(
@@ -296,7 +307,8 @@ def validation_forecasts(
 ) -> dict[str, np.ndarray]:
     """[W, H] forecasts of the validation windows in original units: of each engine of
     `engines` (the network, its members) from the inputs `values` [N, F] scaled by `scaling`,
-    and of each simple forecast (baselines.SIMPLE) from the windows' history."""
+    and of each simple forecast (baselines.EVERY) from the windows' history; at or above 0
+    unless cfg.model.allow_negative, as predict makes them."""
     w = cfg.window
     series = split.val_series
     if not len(series):
@@ -316,9 +328,9 @@ def validation_forecasts(
         )  # fmt: skip
         for name, fn in engines.items()
     }
-    for name, simple in baselines.SIMPLE.items():
+    for name, simple in baselines.EVERY.items():
         out[name] = simple(truth.history, w.horizon, cfg.data.season, truth.n)
-    return out
+    return {name: baselines.floored(f, cfg.model.allow_negative) for name, f in out.items()}
 
 
 def validation_scores(
@@ -328,7 +340,8 @@ def validation_scores(
     cfg: Config,
     histories: list[Any],
 ) -> dict[str, Any]:
-    """metrics.json of a trained model: MAE, RMSE, sMAPE and MASE on the validation windows
+    """metrics.json of a trained model: MAE, RMSE, sMAPE, MASE, bias and RMSSE on the
+    validation windows
     (of `series` [W]), in original units, of the model's forecast (the network's, blended as
     cfg.model says), the network alone, each simple forecast and, for an ensemble, each
     member alone; then how training ended (`histories`, one per member)."""
@@ -339,14 +352,18 @@ def validation_scores(
             forecasts["network"], forecasts.get(m.blend), m.blend_share or 0.0
         )
         out["season"] = cfg.data.season
-        out["model"] = metrics.summarize(truth.y, model, series, truth.mase_scales)
+        out["model"] = metrics.summarize(
+            truth.y, model, series, truth.mase_scales, truth.rmsse_scales
+        )
         for name, f in forecasts.items():
             if not name.startswith("member"):
-                out[name] = metrics.summarize(truth.y, f, series, truth.mase_scales)
+                out[name] = metrics.summarize(
+                    truth.y, f, series, truth.mase_scales, truth.rmsse_scales
+                )
         members = [forecasts[k] for k in forecasts if k.startswith("member")]
         if members:  # each ensemble member alone on the same windows
             out["members"] = [
-                {**metrics.summarize(truth.y, f, series, truth.mase_scales),
+                {**metrics.summarize(truth.y, f, series, truth.mase_scales, truth.rmsse_scales),
                  "cell": cfg.model.member(k).cell}
                 for k, f in enumerate(members)
             ]  # fmt: skip
@@ -393,10 +410,12 @@ def summarize(result: Backtest) -> dict:
     per_window = []
     for (uid, fold), g in windows:
         y, scale = g["y"].to_numpy(), float(g["scale"].iloc[0])
+        rmsse_scale = float(g["rmsse_scale"].iloc[0]) if "rmsse_scale" in g else np.nan
         row = {"unique_id": uid, "fold": fold, "cutoff": g["cutoff"].iloc[0]}
         for name in models:
             f = g[name].to_numpy()
-            row.update({f"{name}:{m}": float(v) for m, v in _window_metrics(y, f, scale).items()})
+            scores = _window_metrics(y, f, scale, rmsse_scale)
+            row.update({f"{name}:{m}": float(v) for m, v in scores.items()})
         per_window.append(row)
     pw = pd.DataFrame(per_window)
     cols = [c for c in pw.columns if ":" in c]
@@ -480,13 +499,16 @@ def interval_scores(fc: pd.DataFrame, levels: tuple[int, ...]) -> dict[str, dict
     }
 
 
-def _window_metrics(y: np.ndarray, f: np.ndarray, scale: float) -> dict[str, float]:
+def _window_metrics(
+    y: np.ndarray, f: np.ndarray, scale: float, rmsse_scale: float = np.nan
+) -> dict[str, float]:
     return {
         "mae": metrics.mae(y, f),
         "rmse": metrics.rmse(y, f),
         "mape": metrics.mape(y, f),
         "smape": metrics.smape(y, f),
         "mase": metrics.mase(y, f, scale),
+        "rmsse": metrics.rmsse(y, f, rmsse_scale),
         "bias": metrics.bias(y, f),
     }
 

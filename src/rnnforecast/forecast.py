@@ -114,9 +114,11 @@ def forecast(
         if unseen:
             notes.append(f"{unseen} series not seen in training, scaled by their own history")
         f, f_bounds = _finite(f, f_bounds, part, art)
+        allow = cfg.model.allow_negative
+        f = baselines.floored(f, allow)  # as validation scored it, before the blend
         y[usable] = _blended(art, part, f)
         for name, b in f_bounds.items():  # the network's intervals, around the blend
-            bounds[name][usable] = b + (y[usable] - f)
+            bounds[name][usable] = baselines.floored(b + (y[usable] - f), allow)
     return _frame(panel.ids, last_ds, y, cfg.data.freq, bounds), notes
 
 
@@ -127,10 +129,11 @@ def _blended(art: Artifact, panel: Panel, network: np.ndarray) -> np.ndarray:
     m, w = cfg.model, cfg.window
     if m.blend == "none" or not m.blend_share:
         return network
-    width = baselines.history_points(w.lookback, w.horizon, cfg.data.season)
+    width = baselines.history_points(w.lookback, w.horizon, cfg.data.season, cfg.train.point)
     every = np.arange(len(panel.ids))
     history, n = windows.history(panel, every, panel.lengths, width)  # [S, T], [S]
-    simple = baselines.SIMPLE[m.blend](history, w.horizon, cfg.data.season, n)
+    simple = baselines.EVERY[m.blend](history, w.horizon, cfg.data.season, n)
+    simple = baselines.floored(simple, m.allow_negative)
     return baselines.blended(network, simple, m.blend_share)
 
 

@@ -14,8 +14,10 @@ __all__ = [
     "mape",
     "smape",
     "mase",
+    "rmsse",
     "bias",
     "mase_scale",
+    "rmsse_scale",
     "coverage",
     "interval_width",
     "summarize",
@@ -58,6 +60,14 @@ def mase(y: np.ndarray, f: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
         return np.where(np.asarray(scale) > 0, mae(y, f) / scale, np.nan)
 
 
+def rmsse(y: np.ndarray, f: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
+    """RMSE over `scale`, the in-sample naive RMSE (see `rmsse_scale`): M5's metric. A squared
+    error is least at the mean, so it scores a forecast of the mean as MASE scores the median
+    (on intermittent demand, MASE prefers forecasting 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.asarray(scale) > 0, rmse(y, f) / scale, np.nan)
+
+
 def coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Share of actuals inside their interval, ends included (0.8 for a good 80% interval)."""
     return np.mean((lo <= y) & (y <= hi), axis=-1)
@@ -86,15 +96,31 @@ def mase_scale(history: np.ndarray, m: int) -> float:
     return float(np.mean(np.abs(history[m:] - history[:-m])))
 
 
-def summarize(y: np.ndarray, f: np.ndarray, series: np.ndarray, scale: np.ndarray) -> dict:
+def rmsse_scale(history: np.ndarray) -> float:
+    """In-sample RMSE of the naive forecast (one step); NaN with fewer than 2 points."""
+    if len(history) < 2:
+        return float("nan")
+    return float(np.sqrt(np.mean(np.diff(history) ** 2)))
+
+
+def summarize(
+    y: np.ndarray,
+    f: np.ndarray,
+    series: np.ndarray,
+    scale: np.ndarray,
+    rmsse_scales: np.ndarray | None = None,
+) -> dict:
     """Mean over series of each series' mean over its windows (y, f [W, H]; series [W];
-    scale [S] the MASE scale per series)."""
+    scale [S] the MASE scale per series; rmsse_scales [S] the RMSSE one, if given)."""
     per_window = {
         "mae": mae(y, f),
         "rmse": rmse(y, f),
         "smape": smape(y, f),
         "mase": mase(y, f, scale[series]),
+        "bias": bias(y, f),
     }
+    if rmsse_scales is not None:
+        per_window["rmsse"] = rmsse(y, f, rmsse_scales[series])
     out = {}
     for name, values in per_window.items():
         sums = np.bincount(series, weights=np.nan_to_num(values), minlength=len(scale))

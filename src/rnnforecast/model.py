@@ -76,7 +76,7 @@ class Forecaster(nn.Module):
         """x [B, L, F] -> [B, H]; `future` [B, H, n_future] when the model has future
         covariates (their scaled values over the horizon)."""
         target = x[..., :1]  # [B, L, 1]
-        if self.cfg.norm == "window":
+        if self.cfg.window_norm:
             loc = target.mean(dim=1, keepdim=True)  # [B, 1, 1]
             centred = target - loc  # [B, L, 1]
             # the std in two passes: torch.std's one-pass kernel costs ~20x a mean on CPU
@@ -97,7 +97,7 @@ class Forecaster(nn.Module):
             y = y + self.skip(x[..., 0])  # [B, H], linear in the (normalised) input window
         if self.future is not None:
             y = y + self.future(future.flatten(1))  # [B, H], from [B, H * n_future]
-        if self.cfg.norm == "window":
+        if self.cfg.window_norm:
             y = y * scale[:, :, 0] + loc[:, :, 0]  # [B, H]
         return y
 

@@ -181,7 +181,7 @@ def fit(
 
     started = time.perf_counter()
     note = _Notes(on_note)
-    loaded, cfg = _settle(loaded, cfg, note)
+    loaded, cfg, sparse = _settle(loaded, cfg, note)
     inputs = _inputs(loaded, cfg, note)
     del loaded  # the original series are freed: what follows reads the network's inputs
     split, values = inputs.split, inputs.values
@@ -205,6 +205,9 @@ def fit(
         engines[f"member {k}"] = forecast.engine_for(cfg.model.member(k), part, "torch")
     val = evaluate.validation_forecasts(inputs.truth, split, values, inputs.scaling, engines, cfg)
     cfg, final, scores = _choose(val, inputs, cfg, histories, skip, note)
+    scores["point"] = cfg.train.point
+    scores["intermittent_series"] = sparse
+    scores["floor"] = None if cfg.model.allow_negative else 0.0
     model = artifact.Artifact(
         config=cfg,
         weights=weights,
@@ -250,9 +253,9 @@ class _Notes:
 
 def _settle(
     loaded: data.Loaded | data.Compact, cfg: Config, note: _Notes
-) -> tuple[data.Compact, Config]:
-    """The data as arrays and every unset setting taken from them, each said once; refuses
-    data no window can be made of."""
+) -> tuple[data.Compact, Config, int]:
+    """The data as arrays and every unset setting taken from them, each said once, and how
+    many series are intermittent; refuses data no window can be made of."""
     for msg in loaded.notes:
         note(msg)
     if loaded.future is not None and len(loaded.future):
@@ -262,16 +265,17 @@ def _settle(
         )
     if isinstance(loaded, data.Loaded):
         loaded = data.compact(loaded, cfg.data.covariates, times=cfg.model.calendar)
-    asked = cfg.data.transform
+    asked, asked_point = cfg.data.transform, cfg.train.point
     cfg = defaults.resolve(cfg, loaded.schema, loaded.panel)
-    for msg in defaults.described(cfg, len(loaded.panel.ids), asked):
+    sparse = int(defaults.intermittent(loaded.panel).sum())
+    for msg in defaults.described(cfg, len(loaded.panel.ids), asked, asked_point, sparse):
         note(msg)
     defaults.trainable(loaded.panel, cfg, loaded.source)
     need = forecast.MIN_POINTS + transforms.LOST[cfg.data.transform]
     short = loaded.panel.ids[loaded.panel.lengths < need]
     if len(short):
         note(forecast.short_note(short, need))
-    return loaded, cfg
+    return loaded, cfg, sparse
 
 
 @dataclass
@@ -322,16 +326,18 @@ def _choose(
 ) -> tuple[Config, np.ndarray | None, dict[str, Any]]:
     """The blend validation prefers (select.blend), saved in the settings; the validation
     forecast as it will be made, and the scores metrics.json keeps (with the skip's start)."""
-    m, truth = cfg.model, inputs.truth
+    m, truth, point = cfg.model, inputs.truth, cfg.train.point
     name, share, tried = select.blend(
-        val, truth.y, inputs.split.val_series, truth.mase_scales, m.blend, m.blend_share
-    )
+        val, truth.y, inputs.split.val_series, truth.mase_scales, m.blend, m.blend_share, point,
+        truth.rmsse_scales,
+    )  # fmt: skip
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(m, blend=name, blend_share=share))
-    note(select.described(name, share, tried))
+    metric = "rmsse" if point == "mean" else "mase"  # the point's own error measure
+    note(select.described(name, share, tried, metric.upper()))
     final = baselines.blended(val["network"], val.get(name), share) if val else None
     scores = evaluate.validation_scores(truth, inputs.split.val_series, val, cfg, histories)
     scores["skip_start"] = {"lag": skip[0], "seasons": skip[1]}
-    scores["blend"] = {"with": name, "share": share, "validation_mase": tried}
+    scores["blend"] = {"with": name, "share": share, f"validation_{metric}": tried}
     return cfg, final, scores
 
 

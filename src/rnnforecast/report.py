@@ -147,14 +147,18 @@ class Reporter:
                 "(with --skip linear: a naive, seasonal-naive or seasonal-profile forecast)"
             )
         scores = result.model.metrics
-        names = [k for k in ("model", "naive", "seasonal_naive") if k in scores]
+        shown = ("model", "naive", "seasonal_naive")
+        if scores.get("point") == "mean":
+            shown += INTERMITTENT
+        names = [k for k in shown if k in scores]
         if names:
             table = Table(title="validation (original units)", title_justify="left")
             table.add_column("metric")
             for name in names:
                 table.add_column(name.replace("_", " "), justify="right")
-            for metric in ("mae", "rmse", "smape", "mase"):
-                table.add_row(metric.upper(), *(_num(scores[n][metric]) for n in names))
+            for metric in ("mae", "rmse", "smape", "mase", "rmsse", "bias"):
+                if all(metric in scores[n] for n in names):
+                    table.add_row(metric.upper(), *(_num(scores[n][metric]) for n in names))
             self.console.print(table)
         if "members" in scores and "model" in scores:
             alone = ", ".join(
@@ -191,6 +195,12 @@ class Reporter:
             f"{facts['data_from']} .. {facts['data_to']}",
             "frequency": f"{facts['frequency']} (season {facts['season']})",
             "windows": f"lookback {facts['lookback']} -> horizon {facts['horizon']}",
+            "forecast": f"the {facts['point_forecast']}; "
+            + (
+                "never below 0 (every training value was 0 or more)"
+                if facts["floor"] is not None
+                else "no floor (negative values allowed)"
+            ),
             **_covariate_rows(facts),
             "training": f"best epoch {facts['best_epoch']} of {facts['epochs_run']}",
             "created": f"{facts['created']} by rnnforecast {facts['rnnforecast_version']}",
@@ -305,7 +315,8 @@ def print_json(document: dict[str, Any]) -> None:
 
 # --- evaluation reports ---------------------------------------------------------------------
 
-SHOWN = ("mase", "smape", "mae", "rmse", "mape", "bias")
+SHOWN = ("mase", "rmsse", "smape", "mae", "rmse", "mape", "bias")
+INTERMITTENT = ("croston", "sba", "tsb", "adida")  # baselines of a mean point forecast
 
 
 def _verdict(doc: dict[str, Any]) -> str:
@@ -314,9 +325,27 @@ def _verdict(doc: dict[str, Any]) -> str:
     if ratio is None:
         return f"MASE is undefined (constant history); the model beat seasonal naive on {won}/{n}."
     verb = "beats" if doc["beats_seasonal_naive"] else "does NOT beat"
-    return (
+    said = (
         f"The model {verb} seasonal naive overall (MASE ratio {ratio:.3f}) and on {won} of {n} "
         "series."
+    )
+    return said + _mean_verdict(doc)
+
+
+def _mean_verdict(doc: dict[str, Any]) -> str:
+    """For a model forecasting the mean (intermittent demand): how its RMSSE, the mean's
+    metric, compares with the best of Croston, SBA, TSB and ADIDA; else nothing."""
+    point = doc.get("config", {}).get("train", {}).get("point")
+    overall = doc["overall"]
+    rival = [n for n in INTERMITTENT if (overall.get(n) or {}).get("rmsse") is not None]
+    ours = overall["model"].get("rmsse")
+    if point != "mean" or not rival or ours is None:
+        return ""
+    best = min(rival, key=lambda n: overall[n]["rmsse"])
+    verb = "beats" if ours < overall[best]["rmsse"] else "does NOT beat"
+    return (
+        f" On RMSSE (the mean's metric) it {verb} the best intermittent-demand baseline, "
+        f"{best}: {ours:.3f} against {overall[best]['rmsse']:.3f}."
     )
 
 

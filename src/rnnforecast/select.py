@@ -1,8 +1,10 @@
 """Choices the data decides: made on the validation windows, never on data the user scores.
 
 The network's forecast is blended with the simple forecast (naive, seasonal naive, drift or
-Theta) that does best on validation, each weighted by the inverse of its squared validation
-MASE (Bates and Granger's combination): the more accurate gets the larger share, and a
+Theta; for a mean point forecast also Croston, SBA, TSB or ADIDA) that does best on
+validation, each weighted by the inverse of its squared validation MASE (RMSSE for the mean:
+MASE is least at the median, which for intermittent demand is 0) (Bates and Granger's
+combination): the more accurate gets the larger share, and a
 network far behind a simple forecast gives way to it almost wholly. Weights from a share of
 the errors are steadier than ones picked to minimise them on the few windows validation
 holds: on the M3 sets' development split, picking the best share of a grid chose the network
@@ -26,22 +28,28 @@ def blend(
     mase_scales: np.ndarray,
     asked: str = "auto",
     share: float | None = None,
+    point: str = "median",
+    rmsse_scales: np.ndarray | None = None,
 ) -> tuple[str, float, dict[str, float]]:
     """(simple forecast, its share, validation MASE of the network, each simple forecast and
     the blend) for the network's validation forecasts `forecasts["network"]` and the simple
     ones beside it (`y` [W, H] the targets of windows of `series` [W]). `asked` and `share`
-    pin what the user gave. With fewer than MIN_VALIDATION windows an automatic blend is
-    not weighed (one horizon of one series says little: a half-hourly series' last day gave
-    Theta two thirds of the forecast, which then did 36 % worse on the next): the network
+    pin what the user gave. For a mean `point` the partners include the mean-rate forecasts
+    and the scores are RMSSE (`rmsse_scales` [S]), not MASE. With fewer than MIN_VALIDATION
+    windows an automatic blend is not weighed (one horizon of one series says little: a
+    half-hourly series' last day gave Theta two thirds of the forecast, which then did 36 %
+    worse on the next): the network
     alone; without any, a simple forecast asked for gets `share`, or half."""
     if asked == "none":
         return "none", 0.0, {}
-    names = list(baselines.SIMPLE) if asked == "auto" else [asked]
+    names = list(baselines.partners(point)) if asked == "auto" else [asked]
     if asked == "auto" and len(series) < MIN_VALIDATION:
         return "none", 0.0, {"windows": float(len(series))}
     if not len(series):
         return asked, 0.5 if share is None else share, {}
-    scores = {name: _mase(y, forecasts[name], series, mase_scales) for name in ["network", *names]}
+    metric, scales = ("rmsse", rmsse_scales) if point == "mean" else ("mase", mase_scales)
+    scores = {name: _score(y, forecasts[name], series, mase_scales, scales, metric)
+              for name in ["network", *names]}  # fmt: skip
     partner = min(names, key=scores.__getitem__)
     if share is None:
         network, simple = scores["network"], scores[partner]
@@ -50,12 +58,15 @@ def blend(
     if share == 0:
         return "none", 0.0, scores
     mixed = baselines.blended(forecasts["network"], forecasts[partner], share)
-    scores["blend"] = _mase(y, mixed, series, mase_scales)
+    scores["blend"] = _score(y, mixed, series, mase_scales, scales, metric)
     return partner, share, scores
 
 
-def described(name: str, share: float, scores: dict[str, float]) -> str | None:
-    """What `blend` chose and why, in one line for the training summary."""
+def described(
+    name: str, share: float, scores: dict[str, float], metric: str = "MASE"
+) -> str | None:
+    """What `blend` chose and why, in one line for the training summary (`metric`: what the
+    scores are)."""
     if not scores:
         return None
     if "network" not in scores:
@@ -66,21 +77,28 @@ def described(name: str, share: float, scores: dict[str, float]) -> str | None:
     network = scores["network"]
     alone = ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if k not in ("network", "blend"))
     if name == "none":
-        return f"forecast: the network alone (validation MASE {network:.3f}; {alone})"
+        return f"forecast: the network alone (validation {metric} {network:.3f}; {alone})"
     lost = (
-        f"the network lost to {name} on validation (MASE {network:.3f} against "
+        f"the network lost to {name} on validation ({metric} {network:.3f} against "
         f"{scores[name]:.3f}), so "
         if network > scores[name]
         else ""
     )
     return (
         f"{lost}forecast: {1 - share:.2f} x the network + {share:.2f} x {name}, by their "
-        f"validation errors (MASE {scores['blend']:.3f}; the network alone {network:.3f}; "
+        f"validation errors ({metric} {scores['blend']:.3f}; the network alone {network:.3f}; "
         f"{alone}); --blend none keeps the network's alone"
     )
 
 
-def _mase(y: np.ndarray, f: np.ndarray, series: np.ndarray, scales: np.ndarray) -> float:
-    """The mean over series of each series' mean MASE over its windows."""
-    value = metrics.summarize(y, f, series, scales)["mase"]
+def _score(
+    y: np.ndarray,
+    f: np.ndarray,
+    series: np.ndarray,
+    mase_scales: np.ndarray,
+    scales: np.ndarray | None,
+    metric: str,
+) -> float:
+    """The mean over series of each series' mean MASE (or RMSSE) over its windows."""
+    value = metrics.summarize(y, f, series, mase_scales, scales)[metric]
     return np.inf if value is None else value

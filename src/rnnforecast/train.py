@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnforecast import distributed
-from rnnforecast.config import ModelConfig, TrainConfig
+from rnnforecast.config import POINT_LOSSES, ModelConfig, TrainConfig
 from rnnforecast.device import resolve_device, resolve_precision
 from rnnforecast.errors import ExitCode, RnnForecastError, quoted
 from rnnforecast.fsutil import READ_FLAGS, atomic_write
@@ -36,6 +36,8 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mse": F.mse_loss,
     "huber": F.huber_loss,
 }
+# validation's measure for each point forecast (auto unresolved: the median's)
+VAL_LOSSES = {"median": F.l1_loss, "mean": F.mse_loss, "auto": F.l1_loss}
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # windows per validation forward pass. On CPU the per-window cost is flat from 256 to 4096
 # (~200k windows/s for the default LSTM) while the activations grow with the batch (~10 KB a
@@ -105,9 +107,12 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     dtype = DTYPES[precision]
     ctx = contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    loss_fn = LOSSES[cfg.loss]  # what training minimises; validation is always judged by the
-    # absolute error (in scaled units, the MASE with --scaler mase): the metric reported, so
-    # models trained on different losses stop early, and are compared, by the same measure
+    loss_fn = LOSSES[POINT_LOSSES[cfg.point] if cfg.loss == "auto" else cfg.loss]
+    # what training minimises; validation is judged by the error the point forecast minimises
+    # whatever the loss: the absolute error for the median (in scaled units the MASE with
+    # --scaler mase, the metric reported), the squared one for the mean, so models trained
+    # on different losses stop early, and are compared, by the same measure
+    val_fn = VAL_LOSSES[cfg.point]
     max_norm = cfg.clip_norm if cfg.clip_norm > 0 else math.inf  # inf: measure, never clip
 
     model.to(device)
@@ -129,7 +134,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         run = _restore(resume, model, optimizer, scaler, generator, history, device, schedule)
     elif len(val_idx):  # the start (seasonal naive skip, or a warm start) is epoch 0: training
         # must beat it on validation to replace it, so it never ends worse than it began
-        history.best_val_loss = _loss(model, windows, val_idx, lookback, ctx, F.l1_loss)
+        history.best_val_loss = _loss(model, windows, val_idx, lookback, ctx, val_fn)
     live = list(model.state_dict().values())  # share storage with the parameters
 
     for epoch in range(run.epoch, cfg.epochs + 1):
@@ -173,9 +178,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
         norms = stats[:, 1]
         with _loaded(model, run.average):  # the averaged weights are the ones judged and kept
             val_loss = (
-                _loss(model, windows, val_idx, lookback, ctx, F.l1_loss)
-                if len(val_idx)
-                else math.nan
+                _loss(model, windows, val_idx, lookback, ctx, val_fn) if len(val_idx) else math.nan
             )
         grads = stats[:, 1:].mean(dim=0).tolist()  # the norm, then each group's
         row = {
