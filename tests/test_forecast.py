@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from conftest import long_frame, seasonal
 
-from rnnforecast import data, forecast, pipeline
+from rnnforecast import data, forecast, pipeline, writers
 from rnnforecast.config import Config
 from rnnforecast.errors import RnnForecastError
 
@@ -153,16 +153,16 @@ def test_to_csv_writes_dates_or_iso_times():
             "y_hat": [1.5, 2.25],
         }
     )
-    text = forecast.to_csv(frame, dates=True)
+    text = writers.to_csv(frame, dates=True)
     assert text == "unique_id,ds,y_hat\na,2000-02-01,1.5\na,2000-03-01,2.25\n"
-    assert forecast.to_csv(frame, dates=True) == text
-    assert forecast.to_csv(frame, dates=True, header=False) == text.split("\n", 1)[1]
+    assert writers.to_csv(frame, dates=True) == text
+    assert writers.to_csv(frame, dates=True, header=False) == text.split("\n", 1)[1]
     hours = frame.assign(ds=frame["ds"] + pd.to_timedelta([0, 13], unit="h"))
-    assert forecast.to_csv(hours, dates=False) == (
+    assert writers.to_csv(hours, dates=False) == (
         "unique_id,ds,y_hat\na,2000-02-01 00:00:00,1.5\na,2000-03-01 13:00:00,2.25\n"
     )
     zoned = hours.assign(ds=hours["ds"].dt.tz_localize("UTC"))
-    assert forecast.to_csv(zoned, dates=False, header=False) == (
+    assert writers.to_csv(zoned, dates=False, header=False) == (
         "a,2000-02-01 00:00:00+00:00,1.5\na,2000-03-01 13:00:00+00:00,2.25\n"
     )
 
@@ -172,6 +172,6 @@ def test_a_forecast_is_written_as_dates_when_the_model_steps_by_days_or_more(tra
     model, frame, engine = trained
     out, _ = forecast.forecast(model, frame, engine)
     dates = forecast.dates_only(model.tail["ds"], model.config.data.freq)
-    text = forecast.to_csv(out, dates)
+    text = writers.to_csv(out, dates)
     assert dates and text.splitlines()[1].startswith("s0,2005-01-01,")
     assert len(text.splitlines()) == 1 + 3 * HORIZON

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from rnnforecast import config, report
 from rnnforecast.cli import app
-from rnnforecast.forecast import float32_text
+from rnnforecast.writers import float32_text
 
 runner = CliRunner()
 COMMANDS = [["train"], ["predict"], ["evaluate"], ["backtest"], ["info"], ["config", "init"],

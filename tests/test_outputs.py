@@ -408,7 +408,7 @@ main()
 @pytest.mark.parametrize(
     ("module", "name", "command"),
     [
-        ("rnnforecast.forecast", "to_csv", "predict"),  # while writing the forecast
+        ("rnnforecast.writers", "to_csv", "predict"),  # while writing the forecast
         ("rnnforecast.report", "markdown", "evaluate"),  # while writing the report
         ("rnnforecast.data", "load", "evaluate"),  # while reading the data
     ],

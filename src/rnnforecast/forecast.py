@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import BinaryIO
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from rnnforecast import __version__, artifact, baselines, intervals, transforms, windows
+from rnnforecast import artifact, baselines, intervals, transforms, windows
 from rnnforecast.artifact import Artifact, format_time
 from rnnforecast.config import Config, ModelConfig
-from rnnforecast.data.parquet import pyarrow_parquet
 from rnnforecast.errors import RnnForecastError, quoted
 from rnnforecast.features import Scaling, network_inputs
 from rnnforecast.panel import Panel
@@ -29,8 +24,6 @@ from rnnforecast.windows import (
 
 # inputs [B, L, F] (and future covariates [B, H, C] or None) -> forecasts [B, H]
 Engine = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
-# the first line of every forecast CSV predict writes: what it may replace without --force
-HEADER = re.compile(r"unique_id,ds,y_hat(,y_hat_(lo|hi)_\d+)*")
 HUGE_BATCH = 200_000
 # points (after the transform) a series needs for the network to forecast it: from fewer, no
 # window tells a level from a change, and the forecast is naive (the last value) instead
@@ -311,76 +304,3 @@ def dates_only(ds: pd.Series, freq: str) -> bool:
     except (ValueError, TypeError):  # months, quarters...: calendar steps keep the time of day
         sub_daily = False
     return not sub_daily and ds.dt.tz is None and bool((ds.dt.normalize() == ds).all())
-
-
-def to_csv(frame: pd.DataFrame, dates: bool, header: bool = True) -> str:
-    """Forecast CSV text (ISO times, or dates alone; numbers at the precision the model
-    computes them in, `float32_text`); the same frame gives the same bytes."""
-    ds = frame["ds"].dt.strftime("%Y-%m-%d") if dates else frame["ds"].astype(str)
-    numbers = {c: float32_text(frame[c].to_numpy()) for c in frame.select_dtypes("floating")}
-    return frame.assign(ds=ds, **numbers).to_csv(index=False, header=header, lineterminator="\n")
-
-
-def float32_text(values: np.ndarray) -> np.ndarray:
-    """Each value as the shortest decimal that reads back as its float32, written out
-    positionally (443.535, not the float64 443.53499877716763 nor 4.43535e+02); NaN empty.
-    Vectorised: numpy writes a float32's shortest digits, in scientific notation from 1e6
-    (and below 1e-4), and a float64 of those same digits positionally from 1e-4 to 1e16;
-    only values beyond those are formatted one by one. A value beyond float32's normal range
-    (data at 1e-140 or 1e140 is forecast in float64 units) keeps its float64 repr."""
-    with np.errstate(over="ignore"):
-        x = values.astype(np.float32)
-    text = x.astype(str)
-    sci = np.flatnonzero(np.char.find(text, "e") >= 0)
-    text = text.astype(object)
-    if len(sci):
-        wide = text[sci].astype(np.float64).astype(str)
-        text[sci] = [
-            str(w) if "e" not in w else np.format_float_positional(v, unique=True, trim="0")
-            for w, v in zip(wide, x[sci], strict=True)
-        ]
-    normal = np.isfinite(x) & (np.abs(x) >= np.finfo(np.float32).tiny)
-    beyond = np.isfinite(values) & (values != 0) & ~normal
-    text[beyond] = [repr(float(v)) for v in values[beyond]]
-    text[np.isnan(x)] = ""
-    return text
-
-
-# the key of the metadata every forecast Parquet file predict writes carries (in its footer,
-# where fsutil looks for it): what `--out x.parquet` may replace without --force
-PARQUET_MARK = b"rnnforecast.forecast"
-
-
-def is_parquet(out: str | Path) -> bool:
-    """Whether forecasts to `out` are written as Parquet (by its suffix) rather than CSV."""
-    return Path(out).suffix.lower() in (".parquet", ".pq")
-
-
-@contextlib.contextmanager
-def parquet_sink(f: BinaryIO, path: Path, dates: bool) -> Iterator[Callable[[pd.DataFrame], None]]:
-    """A function that appends forecast frames to `f` as one Parquet file (a row group each,
-    so a chunked predict holds one chunk): the columns of the CSV, ds as dates or timestamps
-    as the CSV writes them, and PARQUET_MARK in the metadata. The footer is written as the
-    block ends."""
-    import pyarrow as pa
-
-    pq = pyarrow_parquet(path, "writing")
-    writer = None
-
-    def write(frame: pd.DataFrame) -> None:
-        nonlocal writer
-        if dates:
-            frame = frame.assign(ds=frame["ds"].dt.date)
-        if writer is None:
-            ds = pa.date32() if dates else pa.Array.from_pandas(frame["ds"]).type
-            fields = [("unique_id", pa.string()), ("ds", ds)]
-            fields += [(c, pa.float64()) for c in frame.columns[2:]]
-            schema = pa.schema(fields, metadata={PARQUET_MARK: __version__.encode()})
-            writer = pq.ParquetWriter(f, schema)
-        writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
-
-    try:
-        yield write
-    finally:
-        if writer is not None:
-            writer.close()

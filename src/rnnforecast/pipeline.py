@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,9 +30,9 @@ from rnnforecast import (
     select,
     transforms,
     windows,
+    writers,
 )
 from rnnforecast.config import Config
-from rnnforecast.data.parquet import pyarrow_parquet
 from rnnforecast.errors import RnnForecastError
 from rnnforecast.panel import Panel
 from rnnforecast.windows import (
@@ -41,7 +40,6 @@ from rnnforecast.windows import (
 )
 
 Notify = Callable[[str], None]
-SPOOL_BYTES = 16 << 20  # a forecast streamed in chunks is held back up to this, then on disk
 
 
 @dataclass
@@ -375,7 +373,7 @@ def predict(
     with prediction intervals at `levels` (percent).
 
     The forecasts go to `out` (CSV, or Parquet for a .parquet name; atomically; an existing
-    file there must be a forecast predict wrote, see `_forecast_mark`, unless `force`) or as
+    file there must be a forecast predict wrote, see `writers.mark`, unless `force`) or as
     CSV to `stream`, whole or not at all: with `chunk_size`, a
     long file is read and forecast that many series at a time, so memory stays bounded by the
     chunk. What goes to `stream` is held back (on disk past SPOOL_BYTES) until the last chunk
@@ -384,7 +382,7 @@ def predict(
     """
     started = time.perf_counter()
     if out is not None:
-        fsutil.check_file_out(out, _forecast_mark(out), force)
+        fsutil.check_file_out(out, writers.mark(out), force)
     _not_a_model(data_path)
     art = artifact.load(model_dir)
     cfg = _with_fill(art.config, fill)
@@ -410,7 +408,7 @@ def predict(
     notes: list[str] = []
     series = rows = 0
     with contextlib.ExitStack() as stack:
-        write, sink = _forecast_sink(stack, out, stream, force, dates)
+        write, sink = writers.sink(stack, out, stream, force, dates)
         for i, (frame, future, more) in enumerate(chunks):
             forecasts, skipped = forecast.forecast(
                 art, frame, predict_fn, future, str(data_path), levels
@@ -431,40 +429,6 @@ def predict(
         seconds=time.perf_counter() - started,
         notes=list(dict.fromkeys(notes)),
     )
-
-
-def _forecast_mark(out: str | Path) -> fsutil.Mark:
-    """What a forecast file predict wrote bears, so that --out may replace it; for Parquet,
-    pyarrow is checked for first, before any work."""
-    if forecast.is_parquet(out):
-        pyarrow_parquet(Path(out), "writing")
-        return forecast.PARQUET_MARK
-    return forecast.HEADER
-
-
-def _forecast_sink(
-    stack: contextlib.ExitStack,
-    out: str | Path | None,
-    stream: TextIO | None,
-    force: bool,
-    dates: bool,
-) -> tuple[Callable[[pd.DataFrame, bool], None] | None, Any]:
-    """Where predict's forecasts go, entered on `stack`: a function of (a chunk's forecasts,
-    whether it is the first) that writes them, and the spooled text for `stream` (None when
-    they go to `out`: CSV, or Parquet by its suffix, written atomically; or nowhere)."""
-    if out is not None and forecast.is_parquet(out):
-        f = stack.enter_context(fsutil.atomic_binary(out, forecast.PARQUET_MARK, force))
-        append = stack.enter_context(forecast.parquet_sink(f, Path(out), dates))
-        return lambda frame, first: append(frame), None
-    if out is not None:
-        sink = stack.enter_context(fsutil.atomic_open(out, forecast.HEADER, force))
-    elif stream is not None:  # held back, then written at once (fsutil.deliver)
-        sink = stack.enter_context(
-            tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="utf-8", newline="")
-        )
-    else:
-        return None, None
-    return lambda frame, first: sink.write(forecast.to_csv(frame, dates, header=first)), sink
 
 
 def evaluate_model(
