@@ -22,8 +22,8 @@ Scores, all over the test points of every series of the set:
 
 - MASE and sMAPE from the reference scorer (tests/reference/score.py, imported), the set's
   figure being the mean over its series;
-- a series without a complete forecast (a test point without a finite y_hat or interval bound:
-  today's rnnforecast skips series too short for its windows) is counted as missing, and scored
+- a series without a complete forecast (a test point without a finite y_hat or interval bound)
+  is counted as missing, and scored
   with the seasonal-naive forecast (period m, the last m training values repeated) standing in
   for ours: its MASE, its sMAPE and, as every quantile, its WQL terms. The table's "forecast /
   total" says how many series are ours; the second table scores ours, seasonal naive and
