@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import typer
-from conftest import REPO
+from conftest import FAST, REPO
 from typer.testing import CliRunner
 
 from rnnforecast.cli import app
@@ -213,3 +213,30 @@ def test_readme_first_command_runs_as_written(tmp_path, monkeypatch):
     forecast = pd.read_csv(tmp_path / "forecast.csv")
     assert forecast["ds"].tolist() == [f"1961-{m:02d}-01" for m in range(1, 13)]
     assert forecast["y_hat"].notna().all()
+
+
+# What the README's usage commands may name, as files a test can provide; a command naming
+# anything else (a covariates file, /srv paths, --nproc or torchrun) is only parsed above.
+PROVIDED = {"data.csv", "newer.csv", "model/", "forecast.csv", "report/", "cfg.yaml"}
+TRAINS = {"train", "backtest"}  # commands that train: run with FAST's small network
+
+
+def test_readme_usage_commands_run(tmp_path, monkeypatch):
+    """Every README command whose files a test can provide runs, in order, on the bundled
+    AirPassengers data (as data.csv and newer.csv): exit 0, no traceback."""
+    for name in ("data.csv", "newer.csv"):
+        shutil.copy(REPO / "examples" / "data" / "airpassengers.csv", tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    readme = README.read_text(encoding="utf-8")
+    jobs = [args for block in code_blocks(readme)[2:] for line in block.splitlines()
+            for args in rnnforecast_args(line)]  # fmt: skip
+    runnable = [
+        job for job in jobs
+        if not any(a.startswith(("/", "--nproc")) or a.endswith((".csv", ".yaml", "/"))
+                   and a not in PROVIDED for a in job)
+    ]  # fmt: skip
+    assert len(runnable) >= 12, runnable
+    for job in runnable:
+        fast = FAST if job[0] in TRAINS and "--help" not in job else []
+        result = CliRunner().invoke(app, [*job, *fast])
+        assert result.exit_code == 0, f"rnnforecast {shlex.join(job)}: {result.output}"
