@@ -124,12 +124,8 @@ def intermittent(panel: Panel, reserve: int = 0) -> np.ndarray:
     between demands (ADI: points over non-zero points, of all but its last `reserve`) exceeds
     config.INTERMITTENT_ADI. A series without any demand is."""
     used = np.maximum(panel.lengths - reserve, 0)
-    position = np.arange(len(panel.values)) - np.repeat(panel.offsets, panel.lengths)
-    counted = (panel.values != 0) & (position < np.repeat(used, panel.lengths))
-    demands = np.bincount(
-        np.repeat(np.arange(len(panel.ids)), panel.lengths), weights=counted,
-        minlength=len(panel.ids),
-    )  # fmt: skip
+    counted = (panel.values != 0) & panel.leading(used)
+    demands = np.bincount(panel.series_of_rows(), weights=counted, minlength=len(panel.ids))
     with np.errstate(divide="ignore"):
         return used / demands > config.INTERMITTENT_ADI
 

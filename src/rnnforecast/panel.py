@@ -94,8 +94,12 @@ class Panel:
         """[N] whether each row is padding."""
         if self.pads is None:
             return np.zeros(len(self.values), dtype=bool)
+        return self.leading(self.pads)
+
+    def leading(self, counts: np.ndarray) -> np.ndarray:
+        """[N] whether each row is among the first `counts` [S] rows of its series."""
         at = np.arange(len(self.values)) - np.repeat(self.offsets, self.lengths)
-        return at < np.repeat(self.pads, self.lengths)
+        return at < np.repeat(counts, self.lengths)
 
     def series_of_rows(self) -> np.ndarray:
         """[N] the series index of every value."""

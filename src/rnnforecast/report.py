@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rnnforecast import __version__
+from rnnforecast.baselines import INTERMITTENT  # baselines of a mean point forecast
 
 MAX_LINE = 1000  # characters in one error line; a longer message loses its middle
 
@@ -149,7 +150,7 @@ class Reporter:
         scores = result.model.metrics
         shown = ("model", "naive", "seasonal_naive")
         if scores.get("point") == "mean":
-            shown += INTERMITTENT
+            shown += tuple(INTERMITTENT)
         names = [k for k in shown if k in scores]
         if names:
             table = Table(title="validation (original units)", title_justify="left")
@@ -316,7 +317,6 @@ def print_json(document: dict[str, Any]) -> None:
 # --- evaluation reports ---------------------------------------------------------------------
 
 SHOWN = ("mase", "rmsse", "smape", "mae", "rmse", "mape", "bias")
-INTERMITTENT = ("croston", "sba", "tsb", "adida")  # baselines of a mean point forecast
 
 
 def _verdict(doc: dict[str, Any]) -> str:

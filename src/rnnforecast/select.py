@@ -38,8 +38,8 @@ def blend(
     and the scores are RMSSE (`rmsse_scales` [S]), not MASE. With fewer than MIN_VALIDATION
     windows an automatic blend is not weighed (one horizon of one series says little: a
     half-hourly series' last day gave Theta two thirds of the forecast, which then did 36 %
-    worse on the next): the network
-    alone; without any, a simple forecast asked for gets `share`, or half."""
+    worse on the next): the network alone; without any, a simple forecast asked for gets
+    `share`, or half."""
     if asked == "none":
         return "none", 0.0, {}
     names = list(baselines.partners(point)) if asked == "auto" else [asked]
@@ -47,7 +47,7 @@ def blend(
         return "none", 0.0, {"windows": float(len(series))}
     if not len(series):
         return asked, 0.5 if share is None else share, {}
-    metric, scales = ("rmsse", rmsse_scales) if point == "mean" else ("mase", mase_scales)
+    metric, scales = ("rmsse", rmsse_scales) if point == "mean" else ("mase", None)
     scores = {name: _score(y, forecasts[name], series, mase_scales, scales, metric)
               for name in ["network", *names]}  # fmt: skip
     partner = min(names, key=scores.__getitem__)
@@ -96,9 +96,10 @@ def _score(
     f: np.ndarray,
     series: np.ndarray,
     mase_scales: np.ndarray,
-    scales: np.ndarray | None,
+    rmsse_scales: np.ndarray | None,
     metric: str,
 ) -> float:
-    """The mean over series of each series' mean MASE (or RMSSE) over its windows."""
-    value = metrics.summarize(y, f, series, mase_scales, scales)[metric]
+    """The mean over series of each series' mean MASE (or RMSSE, given its scales) over its
+    windows."""
+    value = metrics.summarize(y, f, series, mase_scales, rmsse_scales)[metric]
     return np.inf if value is None else value

@@ -36,8 +36,6 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mse": F.mse_loss,
     "huber": F.huber_loss,
 }
-# validation's measure for each point forecast (auto unresolved: the median's)
-VAL_LOSSES = {"median": F.l1_loss, "mean": F.mse_loss, "auto": F.l1_loss}
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # windows per validation forward pass. On CPU the per-window cost is flat from 256 to 4096
 # (~200k windows/s for the default LSTM) while the activations grow with the batch (~10 KB a
@@ -112,7 +110,7 @@ def _loop(model, values, train_starts, val_starts, lookback, cfg, on_epoch, resu
     # whatever the loss: the absolute error for the median (in scaled units the MASE with
     # --scaler mase, the metric reported), the squared one for the mean, so models trained
     # on different losses stop early, and are compared, by the same measure
-    val_fn = VAL_LOSSES[cfg.point]
+    val_fn = LOSSES[POINT_LOSSES[cfg.point]]
     max_norm = cfg.clip_norm if cfg.clip_norm > 0 else math.inf  # inf: measure, never clip
 
     model.to(device)

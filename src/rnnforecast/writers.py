@@ -119,11 +119,11 @@ def sink(
         append = stack.enter_context(parquet_sink(f, Path(out), dates))
         return lambda frame, first: append(frame), None
     if out is not None:
-        sink = stack.enter_context(fsutil.atomic_open(out, HEADER, force))
+        text = stack.enter_context(fsutil.atomic_open(out, HEADER, force))
     elif stream is not None:  # held back, then written at once (fsutil.deliver)
-        sink = stack.enter_context(
+        text = stack.enter_context(
             tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="utf-8", newline="")
         )
     else:
         return None, None
-    return lambda frame, first: sink.write(to_csv(frame, dates, header=first)), sink
+    return lambda frame, first: text.write(to_csv(frame, dates, header=first)), text
